@@ -1,0 +1,1 @@
+"""One ComponentResource per concept; see each module's docstring."""

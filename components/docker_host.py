@@ -1,0 +1,78 @@
+"""A Docker engine on one host: its provider, network, images and volumes."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components.naming import child, type_token
+
+NETWORK_NAME = "kitestacks"
+
+
+class DockerHost(pulumi.ComponentResource):
+    """The Docker engine of one host, reached over SSH on the tailnet.
+
+    Every Docker resource of the host uses `provider`, and the project disables
+    the default Docker provider, so nothing can land on the daemon of the
+    machine that runs Pulumi by mistake.
+    """
+
+    provider: docker.Provider
+    network: docker.Network
+
+    def __init__(
+        self,
+        name: str,
+        ssh_user: str,
+        address: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("docker", "DockerHost"), name, None, opts)
+        self._name = name
+        self._images: dict[str, docker.RemoteImage] = {}
+        self._volumes: dict[str, docker.Volume] = {}
+
+        self.provider = docker.Provider(
+            child(name, "docker"),
+            docker.ProviderArgs(
+                host=pulumi.Output.concat("ssh://", ssh_user, "@", address),
+                # The provider shells out to the local ssh client: batch mode
+                # fails fast instead of waiting for a password prompt.
+                ssh_opts=["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.network = docker.Network(
+            child(name, "network"),
+            docker.NetworkArgs(name=NETWORK_NAME, driver="bridge", attachable=False),
+            opts=self.child_options(),
+        )
+        self.register_outputs({"network": self.network.name})
+
+    def child_options(self, keep: bool = False) -> pulumi.ResourceOptions:
+        """Return options that pin a child to this host's engine; `keep` protects data."""
+        return pulumi.ResourceOptions(
+            parent=self, provider=self.provider, protect=keep, retain_on_delete=keep
+        )
+
+    def image(self, reference: str) -> docker.RemoteImage:
+        """Return the pulled image, shared by every container of this host that uses it."""
+        if reference not in self._images:
+            slug = reference.rsplit("/", 1)[-1].replace(":", "-").replace(".", "-")
+            self._images[reference] = docker.RemoteImage(
+                child(self._name, "image", slug),
+                docker.RemoteImageArgs(name=reference, keep_locally=True),
+                opts=self.child_options(),
+            )
+        return self._images[reference]
+
+    def volume(self, name: str) -> docker.Volume:
+        """Return a named volume; it is protected and kept when removed from the program."""
+        if name not in self._volumes:
+            self._volumes[name] = docker.Volume(
+                child(self._name, "volume", name),
+                docker.VolumeArgs(name=name),
+                opts=self.child_options(keep=True),
+            )
+        return self._volumes[name]

@@ -1,0 +1,125 @@
+"""One service of the catalogue running as a container on one host."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker_host import NETWORK_NAME, DockerHost
+from components.naming import child, type_token
+from components.values import SecretLookup, to_input
+from config.generated import generate
+from config.topology import Topology
+
+RESTART_POLICY = "unless-stopped"
+# Docker's json-file driver grows without bound unless it rotates.
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
+
+
+class Service(pulumi.ComponentResource):
+    """A container of one catalogue service with its image, volumes and files.
+
+    Ports are published only where another host must reach the service, and
+    then only on the host's tailnet address, never on 0.0.0.0.
+    """
+
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        service: str,
+        host: str,
+        docker_host: DockerHost,
+        topology: Topology,
+        lookup: SecretLookup,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("docker", "Service"), name, None, opts)
+        spec = topology.service(service)
+        tailnet_ip = topology.tailnet_ip(host)
+
+        image = docker_host.image(spec.image)
+
+        envs: list[pulumi.Input[str]] = []
+        for key, value in sorted(spec.env.items()):
+            resolved = to_input(topology.resolve(value, service, host), lookup)
+            if isinstance(resolved, str):
+                envs.append(f"{key}={resolved}")
+            else:
+                envs.append(pulumi.Output.concat(key, "=", resolved))
+
+        volumes = [
+            docker.ContainerVolumeArgs(
+                volume_name=docker_host.volume(volume).name, container_path=path
+            )
+            for volume, path in sorted(spec.volumes.items())
+        ]
+        volumes += [
+            docker.ContainerVolumeArgs(
+                host_path=source,
+                container_path=target.removesuffix(":ro"),
+                read_only=target.endswith(":ro"),
+            )
+            for source, target in sorted(spec.mounts.items())
+        ]
+
+        uploads: list[docker.ContainerUploadArgs] = []
+        for path, file in sorted(spec.files.items()):
+            text = (
+                file.template
+                if file.template is not None
+                else generate(file.generator or "", topology, host)
+            )
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=path, content=to_input(topology.resolve(text, service, host), lookup)
+                )
+            )
+
+        ports = [
+            docker.ContainerPortArgs(
+                internal=item.container_port, external=item.host_port, ip=tailnet_ip
+            )
+            for item in topology.published_for(host, service)
+        ]
+
+        healthcheck = None
+        if spec.healthcheck is not None:
+            check = spec.healthcheck
+            healthcheck = docker.ContainerHealthcheckArgs(
+                tests=list(check.test),
+                interval=f"{check.interval_s}s",
+                timeout=f"{check.timeout_s}s",
+                retries=check.retries,
+                start_period=f"{check.start_period_s}s",
+            )
+
+        self.container = docker.Container(
+            child(name, "container"),
+            docker.ContainerArgs(
+                name=service,
+                image=image.image_id,
+                command=list(spec.command) or None,
+                envs=envs or None,
+                volumes=volumes or None,
+                uploads=uploads or None,
+                ports=ports or None,
+                healthcheck=healthcheck,
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(
+                        name=docker_host.network.name, aliases=[service]
+                    )
+                ],
+                restart=RESTART_POLICY,
+                log_driver="json-file",
+                log_opts=LOG_OPTIONS,
+                labels=[
+                    docker.ContainerLabelArgs(label="org.kitestacks.service", value=service),
+                    docker.ContainerLabelArgs(label="org.kitestacks.host", value=host),
+                    docker.ContainerLabelArgs(label="org.kitestacks.network", value=NETWORK_NAME),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=docker_host.provider),
+        )
+        self.register_outputs({"container": self.container.name})

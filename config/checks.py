@@ -1,0 +1,240 @@
+"""Checks that span more than one key of the model.
+
+Each check returns `key.path: problem; fix` lines and never raises, so one run
+reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from config import refs
+from config.model import IDENTITY_PLACEHOLDER, Model, Service
+from config.topology import Topology
+
+
+def check_model(model: Model) -> list[str]:
+    """Return every cross-key problem of the model."""
+    problems: list[str] = []
+    problems += check_hosts(model)
+    problems += check_references(model)
+    problems += check_hostnames(model)
+    problems += check_cycles(model)
+    return problems
+
+
+def known_hosts(model: Model) -> str:
+    return ", ".join(model.catalogue.hosts)
+
+
+def check_hosts(model: Model) -> list[str]:
+    """Check that the stack, the identity host and every placement name a declared host."""
+    site = model.site
+    hosts = model.catalogue.hosts
+    problems: list[str] = []
+    if site.stack not in hosts:
+        problems.append(
+            f"stack '{site.stack}': no host of that name; name the stack after a host "
+            f"({known_hosts(model)})"
+        )
+    if site.identity_host not in hosts:
+        problems.append(
+            f"{site.project}:identityHost: unknown host '{site.identity_host}'; "
+            f"known hosts are {known_hosts(model)}"
+        )
+    upstream = hosts.get(site.upstream_host)
+    if upstream is None or upstream.provider != "hetzner":
+        problems.append(
+            f"hosts.{site.upstream_host}: the upstream stack's host must be declared "
+            "with provider hetzner"
+        )
+    for name, service in model.catalogue.services.items():
+        seen: set[str] = set()
+        for index, host in enumerate(service.hosts):
+            if host != IDENTITY_PLACEHOLDER and host not in hosts:
+                problems.append(
+                    f"services.{name}.hosts[{index}]: unknown host '{host}'; "
+                    f"known hosts are {known_hosts(model)}"
+                )
+            if host in seen:
+                problems.append(
+                    f"services.{name}.hosts[{index}]: '{host}' is listed twice; remove one"
+                )
+            seen.add(host)
+    return problems
+
+
+def service_values(service: Service) -> list[tuple[str, str]]:
+    """Return (key path suffix, value) of every value that may hold references."""
+    values = [(f"env.{key}", value) for key, value in service.env.items()]
+    values += [
+        (f"files.{path}.template", spec.template)
+        for path, spec in service.files.items()
+        if spec.template is not None
+    ]
+    return values
+
+
+def check_references(model: Model) -> list[str]:
+    """Check that every `${...}` reference names something that exists."""
+    services = model.catalogue.services
+    problems: list[str] = []
+    for name, service in services.items():
+        for suffix, value in service_values(service):
+            key = f"services.{name}.{suffix}"
+            if refs.unterminated(value):
+                problems.append(f"{key}: unterminated or malformed `${{`; write ${{kind:argument}}")
+            for reference in refs.references(value):
+                problem = check_reference(model, name, service, reference)
+                if problem:
+                    problems.append(f"{key}: {problem}")
+    return problems
+
+
+def check_reference(
+    model: Model,
+    name: str,
+    service: Service,
+    reference: refs.Reference,
+) -> str | None:
+    """Return the problem with one reference, or None."""
+    services = model.catalogue.services
+    kind, argument = reference.kind, reference.argument
+    if kind not in refs.KINDS:
+        return f"unknown reference kind '{kind}' in {reference}; use one of {', '.join(refs.KINDS)}"
+    if refs.KINDS[kind] and not argument:
+        return f"{reference} needs an argument, as in ${{{kind}:NAME}}"
+    if kind == "secret":
+        owner, _, secret = argument.rpartition(".")
+        owner = owner or name
+        if owner not in services:
+            return f"{reference} names unknown service '{owner}'"
+        if secret not in services[owner].secrets:
+            return (
+                f"{reference}: service '{owner}' declares no secret '{secret}'; "
+                "add it under secrets"
+            )
+    elif kind == "config":
+        if not re.match(r"^[a-z][A-Za-z0-9]*$", argument):
+            return (
+                f"{reference}: '{argument}' is not a config key; use camelCase such as openaiApiKey"
+            )
+    elif kind in ("host", "port", "url"):
+        if argument not in services:
+            return f"{reference} names unknown service '{argument}'"
+        target = services[argument]
+        if kind in ("host", "port") and target.port is None:
+            return f"{reference}: service '{argument}' declares no port"
+        if kind == "host" and argument == name:
+            return f"{reference} refers to the service itself; use localhost"
+        if kind == "url" and target.public is None:
+            return f"{reference}: service '{argument}' has no public hostname"
+        if kind in ("host", "port"):
+            return check_reachable(model, name, argument, reference)
+    elif kind == "tunnel":
+        if argument != "token":
+            return f"{reference}: the only tunnel reference is ${{tunnel:token}}"
+    elif kind == "sso":
+        if argument not in refs.SSO_FIELDS:
+            return f"{reference}: use one of {', '.join(refs.SSO_FIELDS)}"
+        if service.sso is None or service.sso.mode != "oidc":
+            return f"{reference}: the service is not an oidc app; set sso.mode to oidc"
+    return None
+
+
+def check_reachable(
+    model: Model, source: str, target: str, reference: refs.Reference
+) -> str | None:
+    """Check that every host of `source` can reach a copy of `target`.
+
+    A replicated target is reached at the copy on the same host; a target on
+    fewer hosts must then run on exactly one host, so the address is unique.
+    """
+    source_hosts = model.service_hosts(source)
+    target_hosts = model.service_hosts(target)
+    for host in source_hosts:
+        if host in target_hosts:
+            continue
+        if len(target_hosts) != 1:
+            return (
+                f"{reference}: '{target}' runs on {', '.join(target_hosts)} but not on {host}, "
+                f"so {host} has no single copy to reach; run it on {host} too or on one host"
+            )
+    return None
+
+
+def check_hostnames(model: Model) -> list[str]:
+    """Check that public hostnames are unique."""
+    owners: dict[str, list[str]] = defaultdict(list)
+    for name, service in model.catalogue.services.items():
+        if service.public is not None:
+            owners[service.public.hostname].append(name)
+    problems: list[str] = []
+    for hostname, names in sorted(owners.items()):
+        if len(names) > 1:
+            fqdn = f"{hostname}.{model.site.domain}"
+            problems.append(
+                f"services.{names[1]}.public.hostname: '{hostname}' ({fqdn}) is already "
+                f"used by {names[0]}; choose another hostname"
+            )
+    for name, service in model.catalogue.services.items():
+        if service.sso is not None and service.sso.mode != "public" and service.public is None:
+            problems.append(
+                f"services.{name}.sso: an app behind single sign-on needs a public "
+                "hostname; add `public.hostname` or remove `sso`"
+            )
+    return problems
+
+
+def check_ports(topology: Topology) -> list[str]:
+    """Check that no two services publish the same port on one host."""
+    problems: list[str] = []
+    for host, published in topology.published.items():
+        used: dict[int, str] = {}
+        for item in published:
+            owner = used.setdefault(item.host_port, item.service)
+            if owner != item.service:
+                problems.append(
+                    f"services.{item.service}.host_port: port {item.host_port} on {host} is "
+                    f"already published by {owner}; set a free host_port"
+                )
+    return problems
+
+
+def check_cycles(model: Model) -> list[str]:
+    """Check that `${host:...}` references form no dependency cycle."""
+    graph = {
+        name: sorted(
+            {
+                reference.argument
+                for _, value in service_values(service)
+                for reference in refs.references(value)
+                if reference.kind in ("host", "port") and reference.argument != name
+            }
+        )
+        for name, service in model.catalogue.services.items()
+    }
+    problems: list[str] = []
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            cycle = [*visiting[visiting.index(name) :], name]
+            problems.append(
+                f"services.{name}.env: dependency cycle {' -> '.join(cycle)}; "
+                "remove one of these references"
+            )
+            return
+        visiting.append(name)
+        for target in graph.get(name, []):
+            visit(target)
+        visiting.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    return problems

@@ -1,0 +1,292 @@
+"""Typed, validated model of the KiteStacks site, hosts and service catalogue.
+
+Every model is frozen and rejects unknown keys, so a typo in a stack file or in
+the catalogue is an error instead of a silently ignored setting. Checks that
+need more than one field (a host that must exist, a hostname that must be
+unique) live in config/checks.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# A DNS label as RFC 1123 allows it: letters, digits and inner hyphens.
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+# registry/path:tag with a tag that names a version. "latest" and tags with
+# no digit ("stable", "main") move under the same name, so they are rejected.
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<repository>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@sha256:[a-f0-9]{64})?$"
+)
+
+# Tailscale assigns device addresses from the CGNAT range 100.64.0.0/10.
+TAILNET_RANGE = ipaddress.ip_network("100.64.0.0/10")
+
+IDENTITY_PLACEHOLDER = "@identity"
+# The stack that owns the shared resources; every other stack reads it.
+UPSTREAM_HOST = "kscloud1"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    """Base of every model: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSpec(Strict):
+    """Hetzner Cloud server of a host whose provider is `hetzner`."""
+
+    server_type: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+    image: str = "debian-12"
+    volume_gb: int = Field(default=20, ge=10, le=10240)
+    backups: bool = True
+
+
+class Host(Strict):
+    """A machine that runs containers: the home server or a cloud server."""
+
+    description: str = ""
+    provider: Literal["home", "hetzner"]
+    tailnet_ip: ipaddress.IPv4Address
+    ssh_user: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    data_dir: str = Field(pattern=r"^/")
+    server: ServerSpec | None = None
+
+    @field_validator("tailnet_ip")
+    @classmethod
+    def _inside_tailnet(cls, value: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        if value not in TAILNET_RANGE:
+            raise ValueError(
+                f"{value} is outside Tailscale's range {TAILNET_RANGE}; use the "
+                "address the admin console shows for this machine"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _server_matches_provider(self) -> Host:
+        if self.provider == "hetzner" and self.server is None:
+            raise ValueError("a hetzner host needs a `server` block (server_type, location)")
+        if self.provider == "home" and self.server is not None:
+            raise ValueError("a home host has no `server` block; remove it")
+        return self
+
+
+class OriginOptions(Strict):
+    """Per-hostname settings of the connection from cloudflared to the app."""
+
+    # Cloudflare's API takes the connect timeout in whole seconds.
+    connect_timeout: int | None = Field(default=None, ge=1, le=300)
+    http_host_header: str | None = None
+    websockets: bool = False
+    no_tls_verify: bool = False
+
+
+class Public(Strict):
+    """The public hostname of a service and how its copies share traffic."""
+
+    hostname: str
+    # failover: monk serves, kscloud1 only while monk is unhealthy.
+    # spread: every host that runs the service serves.
+    policy: Literal["failover", "spread"] = "spread"
+    origin: OriginOptions = OriginOptions()
+
+    @field_validator("hostname")
+    @classmethod
+    def _is_label(cls, value: str) -> str:
+        if not DNS_LABEL.match(value):
+            raise ValueError(
+                f"'{value}' is not a DNS label; use lowercase letters, digits and "
+                "inner hyphens, without the domain (for example `wiki`)"
+            )
+        return value
+
+
+class Sso(Strict):
+    """How a service authenticates its users through Authentik.
+
+    oidc: the app speaks OpenID Connect to Authentik itself.
+    proxy: Authentik's proxy provider authenticates requests before the app.
+    public: deliberately open (the portal, and Authentik itself).
+    """
+
+    mode: Literal["oidc", "proxy", "public"]
+    callback: str | None = Field(default=None, pattern=r"^/")
+
+    @model_validator(mode="after")
+    def _callback_for_oidc(self) -> Sso:
+        if self.mode == "oidc" and self.callback is None:
+            raise ValueError("an oidc app needs `callback`, the redirect path of the app")
+        if self.mode != "oidc" and self.callback is not None:
+            raise ValueError(f"`callback` applies to oidc apps only, not to mode {self.mode}")
+        return self
+
+
+class SecretSpec(Strict):
+    """A password generated once with RandomPassword and kept in the stack state."""
+
+    length: int = Field(default=32, ge=16, le=128)
+
+
+class Healthcheck(Strict):
+    """Docker health check of a container."""
+
+    test: tuple[str, ...] = Field(min_length=2)
+    interval_s: int = Field(default=30, ge=1)
+    timeout_s: int = Field(default=5, ge=1)
+    retries: int = Field(default=3, ge=1)
+    start_period_s: int = Field(default=30, ge=0)
+
+    @field_validator("test")
+    @classmethod
+    def _docker_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value[0] not in ("CMD", "CMD-SHELL"):
+            raise ValueError("the first element must be CMD or CMD-SHELL")
+        return value
+
+
+class Metrics(Strict):
+    """A Prometheus endpoint that a service exposes."""
+
+    port: Port
+    path: str = Field(default="/metrics", pattern=r"^/")
+
+
+class GeneratedFile(Strict):
+    """A file written into the container: a template or a named generator."""
+
+    template: str | None = None
+    generator: Literal["prometheus", "grafana-datasources", "portal"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> GeneratedFile:
+        if (self.template is None) == (self.generator is None):
+            raise ValueError("set exactly one of `template` and `generator`")
+        return self
+
+
+class Service(Strict):
+    """One entry of the catalogue: an app, a database or an agent."""
+
+    description: str = ""
+    image: str
+    hosts: tuple[str, ...] = Field(min_length=1)
+    port: Port | None = None
+    # Port published on the host's tailnet address when another host must
+    # reach the service; defaults to `port`.
+    host_port: Port | None = None
+    public: Public | None = None
+    sso: Sso | None = None
+    command: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+    secrets: dict[str, SecretSpec] = {}
+    volumes: dict[str, str] = {}
+    mounts: dict[str, str] = {}
+    files: dict[str, GeneratedFile] = {}
+    healthcheck: Healthcheck | None = None
+    metrics: Metrics | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        match = IMAGE_REFERENCE.match(value)
+        if match is None:
+            raise ValueError(
+                f"'{value}' is not a full image reference; write "
+                "registry/repository:version, for example docker.io/library/nginx:1.28.0"
+            )
+        tag = match.group("tag")
+        if tag == "latest" or not any(char.isdigit() for char in tag):
+            raise ValueError(
+                f"tag '{tag}' of '{value}' is not pinned to a version; use a "
+                "released version such as 1.2.3"
+            )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                raise ValueError(f"'{name}' is not a valid environment variable name")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, SecretSpec]) -> dict[str, SecretSpec]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"secret name '{name}' must be lowercase snake_case")
+        return value
+
+    @field_validator("volumes", "mounts", "files")
+    @classmethod
+    def _absolute_targets(cls, value: dict[str, object]) -> dict[str, object]:
+        for key, target in value.items():
+            path = target if isinstance(target, str) else key
+            if not path.startswith("/"):
+                raise ValueError(f"'{path}' must be an absolute path inside the container")
+        return value
+
+    @property
+    def published_port(self) -> int | None:
+        """Return the port published on the host's tailnet address."""
+        return self.host_port if self.host_port is not None else self.port
+
+
+class Catalogue(Strict):
+    """The hosts and services of config/catalogue.yaml."""
+
+    hosts: dict[str, Host] = Field(min_length=1)
+    services: dict[str, Service] = Field(min_length=1)
+
+
+class Site(Strict):
+    """Settings of one stack, read from Pulumi config."""
+
+    project: str
+    stack: str
+    domain: str
+    cloudflare_account_id: str = ""
+    cloudflare_zone_id: str = ""
+    ingress_mode: Literal["replicas", "load_balancer"] = "replicas"
+    identity_host: str = "kscloud1"
+    upstream_host: str = UPSTREAM_HOST
+    upstream_stack: str = "organization/kitestacks/kscloud1"
+    tailnet_domain: str = "tailnet.ts.net"
+    admin_users: tuple[str, ...] = ()
+    admin_ssh_keys: tuple[str, ...] = ()
+
+    @field_validator("domain")
+    @classmethod
+    def _valid_domain(cls, value: str) -> str:
+        labels = value.split(".")
+        if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
+            raise ValueError(f"'{value}' is not a domain name; set a zone such as kitestacks.com")
+        return value
+
+
+class Model(Strict):
+    """Everything the program derives its resources from."""
+
+    site: Site
+    catalogue: Catalogue
+
+    @property
+    def is_upstream(self) -> bool:
+        """Return whether this stack is the upstream stack (kscloud1)."""
+        return self.site.stack == self.site.upstream_host
+
+    def service_hosts(self, name: str) -> tuple[str, ...]:
+        """Return the hosts that run a service, with `@identity` resolved."""
+        hosts = self.catalogue.services[name].hosts
+        return tuple(
+            self.site.identity_host if host == IDENTITY_PLACEHOLDER else host for host in hosts
+        )

@@ -1,0 +1,72 @@
+"""Parse the `${kind:argument}` references in catalogue values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+REFERENCE = re.compile(r"\$\{(?P<kind>[a-z]+)(?::(?P<argument>[^}]*))?\}")
+
+# Reference kinds and whether each takes an argument.
+KINDS = {
+    "secret": True,
+    "config": True,
+    "host": True,
+    "port": True,
+    "url": True,
+    "domain": False,
+    "tunnel": True,
+    "sso": True,
+}
+
+SSO_FIELDS = ("client_id", "client_secret", "issuer")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One `${kind:argument}` occurrence."""
+
+    kind: str
+    argument: str
+
+    def __str__(self) -> str:
+        return f"${{{self.kind}:{self.argument}}}" if self.argument else f"${{{self.kind}}}"
+
+
+def split(value: str) -> list[str | Reference]:
+    """Split a value into literal text and references, in order."""
+    parts: list[str | Reference] = []
+    position = 0
+    for match in REFERENCE.finditer(value):
+        if match.start() > position:
+            parts.append(value[position : match.start()])
+        parts.append(Reference(match.group("kind"), match.group("argument") or ""))
+        position = match.end()
+    if position < len(value):
+        parts.append(value[position:])
+    return parts
+
+
+def references(value: str) -> list[Reference]:
+    """Return the references in a value."""
+    return [part for part in split(value) if isinstance(part, Reference)]
+
+
+def unterminated(value: str) -> bool:
+    """Return whether a value contains a `${` that no reference consumed."""
+    return "${" in REFERENCE.sub("", value)
+
+
+def config_keys(catalogue_text: str | None = None) -> list[str]:
+    """Return every key named by a `${config:KEY}` reference in the catalogue text."""
+    if catalogue_text is None:
+        catalogue_text = CATALOGUE_PATH.read_text()
+    return sorted(
+        {
+            match.group("argument")
+            for match in REFERENCE.finditer(catalogue_text)
+            if match.group("kind") == "config" and match.group("argument")
+        }
+    )

@@ -1,0 +1,435 @@
+"""Facts derived from the model once and shared by every component.
+
+Pure Python with no Pulumi import, so the tests check it without mocks. A change
+to the catalogue flows from here into containers, DNS, ingress, the tailnet
+policy and single sign-on with no second edit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from config import refs
+from config.model import Model, OriginOptions, Service
+
+ADMINS = "admins"
+SSH_PORT = 22
+CONNECTOR_SERVICE = "cloudflared"
+SCRAPER_SERVICE = "prometheus"
+IDENTITY_SERVICE = "authentik-server"
+# Name of the generated client secret of each oidc app.
+SSO_CLIENT_SECRET = "sso_client_secret"
+
+
+@dataclass(frozen=True, order=True)
+class SecretName:
+    """A generated secret, named by the service that declares it."""
+
+    service: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+@dataclass(frozen=True)
+class SecretPart:
+    """A part of a value that is only known at deploy time and is secret."""
+
+    kind: str  # "secret", "config", "tunnel" or "sso"
+    key: str
+
+
+ValuePart = str | SecretPart
+
+
+@dataclass(frozen=True, order=True)
+class Flow:
+    """A private connection over the tailnet: source host (or admins) to a port of a host."""
+
+    source: str
+    destination: str
+    port: int
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    """A container port published on its host's tailnet address."""
+
+    service: str
+    container_port: int
+    host_port: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """A public hostname and the service behind it."""
+
+    fqdn: str
+    service: str
+    hosts: tuple[str, ...]
+    port: int
+    policy: str
+    origin: OriginOptions
+    sso_mode: str
+
+    @property
+    def replicated(self) -> bool:
+        return len(self.hosts) > 1
+
+
+@dataclass(frozen=True)
+class SsoClient:
+    """An Authentik provider and application for one app."""
+
+    service: str
+    mode: str
+    client_id: str
+    launch_url: str
+    redirect_uris: tuple[str, ...]
+    internal_url: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Derived facts of one model: placements, routes, flows and SSO clients."""
+
+    model: Model
+    problems: list[str] = field(default_factory=lambda: [])
+
+    @property
+    def domain(self) -> str:
+        return self.model.site.domain
+
+    @cached_property
+    def placements(self) -> dict[str, tuple[str, ...]]:
+        """Map each host to the services it runs, in catalogue order."""
+        result: dict[str, list[str]] = {host: [] for host in self.model.catalogue.hosts}
+        for name in self.model.catalogue.services:
+            for host in self.model.service_hosts(name):
+                result[host].append(name)
+        return {host: tuple(names) for host, names in result.items()}
+
+    def hosts_of(self, service: str) -> tuple[str, ...]:
+        return self.model.service_hosts(service)
+
+    def service(self, name: str) -> Service:
+        return self.model.catalogue.services[name]
+
+    def fqdn(self, service: str) -> str:
+        public = self.service(service).public
+        assert public is not None, f"{service} has no public hostname"
+        return f"{public.hostname}.{self.domain}"
+
+    def url(self, service: str) -> str:
+        return f"https://{self.fqdn(service)}"
+
+    @property
+    def issuer_base(self) -> str:
+        return self.url(IDENTITY_SERVICE)
+
+    def issuer(self, service: str) -> str:
+        """Return the OpenID issuer URL of an app; Authentik issues one per application slug."""
+        return f"{self.issuer_base}/application/o/{service}/"
+
+    @cached_property
+    def routes(self) -> tuple[Route, ...]:
+        """Return every public route, sorted by hostname."""
+        routes: list[Route] = []
+        for name, service in self.model.catalogue.services.items():
+            if service.public is None or service.port is None:
+                continue
+            routes.append(
+                Route(
+                    fqdn=self.fqdn(name),
+                    service=name,
+                    hosts=self.hosts_of(name),
+                    port=service.port,
+                    policy=service.public.policy,
+                    origin=service.public.origin,
+                    sso_mode=service.sso.mode if service.sso else "public",
+                )
+            )
+        return tuple(sorted(routes, key=lambda route: route.fqdn))
+
+    @property
+    def connector_hosts(self) -> tuple[str, ...]:
+        return self.hosts_of(CONNECTOR_SERVICE)
+
+    def tailnet_ip(self, host: str) -> str:
+        return str(self.model.catalogue.hosts[host].tailnet_ip)
+
+    def origin_url(self, route: Route, connector_host: str) -> str:
+        """Return the URL that cloudflared on `connector_host` forwards a route to.
+
+        A copy on the connector's own host is reached by container name on the
+        host's Docker network. A service on one other host is reached at that
+        host's tailnet address and published port.
+        """
+        if connector_host in route.hosts:
+            return f"http://{route.service}:{route.port}"
+        owner = route.hosts[0]
+        port = self.service(route.service).published_port
+        return f"http://{self.tailnet_ip(owner)}:{port}"
+
+    def replicas_origin_url(self, route: Route) -> str:
+        """Return the one URL that every connector of a shared tunnel can use.
+
+        In replicas mode all connectors share one ingress configuration, so the
+        URL must work on each host: a service that runs on every connector
+        host resolves to the local copy by container name, and any other
+        service is reached at its owner's tailnet address.
+        """
+        if all(host in route.hosts for host in self.connector_hosts):
+            return f"http://{route.service}:{route.port}"
+        return self.origin_url(route, connector_host="")
+
+    @cached_property
+    def flows(self) -> tuple[Flow, ...]:
+        """Return every private flow the services need, sorted and without duplicates."""
+        flows: set[Flow] = set()
+        flows |= self._reference_flows()
+        flows |= self._ingress_flows()
+        flows |= self._scrape_flows()
+        flows |= self._management_flows()
+        return tuple(sorted(flows))
+
+    def _reference_flows(self) -> set[Flow]:
+        flows: set[Flow] = set()
+        for name, service in self.model.catalogue.services.items():
+            targets = {
+                reference.argument
+                for value in values_of(service)
+                for reference in refs.references(value)
+                if reference.kind in ("host", "port")
+            }
+            for target in sorted(targets):
+                target_hosts = self.hosts_of(target)
+                port = self.service(target).published_port
+                assert port is not None
+                for host in self.hosts_of(name):
+                    if host in target_hosts:
+                        continue
+                    flows.add(Flow(host, target_hosts[0], port, target, f"{name} uses {target}"))
+        return flows
+
+    def _ingress_flows(self) -> set[Flow]:
+        if self.model.site.ingress_mode != "replicas":
+            return set()
+        flows: set[Flow] = set()
+        for route in self.routes:
+            url = self.replicas_origin_url(route)
+            if url.startswith(f"http://{route.service}:"):
+                continue
+            port = self.service(route.service).published_port
+            assert port is not None
+            for connector in self.connector_hosts:
+                if connector not in route.hosts:
+                    flows.add(
+                        Flow(
+                            connector,
+                            route.hosts[0],
+                            port,
+                            route.service,
+                            f"cloudflared on {connector} serves {route.fqdn}",
+                        )
+                    )
+        return flows
+
+    def _scrape_flows(self) -> set[Flow]:
+        if SCRAPER_SERVICE not in self.model.catalogue.services:
+            return set()
+        flows: set[Flow] = set()
+        for scraper in self.hosts_of(SCRAPER_SERVICE):
+            for target in self.scrape_targets:
+                if target.host != scraper:
+                    flows.add(
+                        Flow(
+                            scraper,
+                            target.host,
+                            target.port,
+                            target.service,
+                            f"prometheus scrapes {target.service}",
+                        )
+                    )
+        return flows
+
+    def _management_flows(self) -> set[Flow]:
+        flows: set[Flow] = set()
+        upstream = self.model.site.upstream_host
+        for host in self.model.catalogue.hosts:
+            flows.add(
+                Flow(ADMINS, host, SSH_PORT, "sshd", "admins manage hosts and Docker over SSH")
+            )
+            if host != upstream:
+                flows.add(
+                    Flow(host, upstream, SSH_PORT, "sshd", f"{host} manages {upstream} over SSH")
+                )
+        return flows
+
+    @cached_property
+    def scrape_targets(self) -> tuple[ScrapeTarget, ...]:
+        """Return every metrics endpoint with the address Prometheus reaches it at."""
+        targets: list[ScrapeTarget] = []
+        scraper_hosts = (
+            self.hosts_of(SCRAPER_SERVICE)
+            if SCRAPER_SERVICE in self.model.catalogue.services
+            else ()
+        )
+        for name, service in self.model.catalogue.services.items():
+            if service.metrics is None:
+                continue
+            for host in self.hosts_of(name):
+                local = host in scraper_hosts
+                address = (
+                    f"{name}:{service.metrics.port}"
+                    if local
+                    else f"{self.tailnet_ip(host)}:{self.metrics_host_port(name)}"
+                )
+                targets.append(
+                    ScrapeTarget(
+                        name, host, self.metrics_host_port(name), address, service.metrics.path
+                    )
+                )
+        return tuple(sorted(targets, key=lambda target: (target.service, target.host)))
+
+    def metrics_host_port(self, service: str) -> int:
+        """Return the host port of a service's metrics endpoint."""
+        spec = self.service(service)
+        assert spec.metrics is not None
+        if spec.metrics.port == spec.port and spec.published_port is not None:
+            return spec.published_port
+        return spec.metrics.port
+
+    @cached_property
+    def published(self) -> dict[str, tuple[Publish, ...]]:
+        """Map each host to the ports its containers publish on the tailnet address."""
+        result: dict[str, set[Publish]] = defaultdict(set)
+        for flow in self.flows:
+            if flow.service == "sshd":
+                continue
+            spec = self.service(flow.service)
+            if spec.port is not None and flow.port == spec.published_port:
+                container_port = spec.port
+            else:
+                assert spec.metrics is not None
+                container_port = spec.metrics.port
+            result[flow.destination].add(Publish(flow.service, container_port, flow.port))
+        return {
+            host: tuple(sorted(result.get(host, set()), key=lambda p: (p.service, p.host_port)))
+            for host in self.model.catalogue.hosts
+        }
+
+    def published_for(self, host: str, service: str) -> tuple[Publish, ...]:
+        return tuple(item for item in self.published[host] if item.service == service)
+
+    @cached_property
+    def secrets(self) -> tuple[SecretName, ...]:
+        """Return every generated secret, sorted."""
+        names = {
+            SecretName(name, secret)
+            for name, service in self.model.catalogue.services.items()
+            for secret in service.secrets
+        }
+        names |= {
+            SecretName(client.service, SSO_CLIENT_SECRET)
+            for client in self.sso_clients
+            if client.mode == "oidc"
+        }
+        return tuple(sorted(names))
+
+    @cached_property
+    def sso_clients(self) -> tuple[SsoClient, ...]:
+        """Return the Authentik provider of every app behind single sign-on."""
+        clients: list[SsoClient] = []
+        for name, service in self.model.catalogue.services.items():
+            if service.sso is None or service.sso.mode == "public" or service.port is None:
+                continue
+            url = self.url(name)
+            redirect = (f"{url}{service.sso.callback}",) if service.sso.callback else ()
+            clients.append(
+                SsoClient(
+                    service=name,
+                    mode=service.sso.mode,
+                    client_id=name,
+                    launch_url=url,
+                    redirect_uris=redirect,
+                    internal_url=f"http://{name}:{service.port}",
+                )
+            )
+        return tuple(clients)
+
+    def resolve(self, value: str, service: str, host: str) -> tuple[ValuePart, ...]:
+        """Resolve a catalogue value for one container into literal and secret parts."""
+        parts: list[ValuePart] = []
+        for part in refs.split(value):
+            if isinstance(part, str):
+                parts.append(part)
+            else:
+                parts.append(self._resolve_reference(part, service, host))
+        return merge_literals(parts)
+
+    def _resolve_reference(self, reference: refs.Reference, service: str, host: str) -> ValuePart:
+        kind, argument = reference.kind, reference.argument
+        if kind == "secret":
+            owner, _, name = argument.rpartition(".")
+            return SecretPart("secret", f"{owner or service}.{name}")
+        if kind == "config":
+            return SecretPart("config", argument)
+        if kind == "tunnel":
+            return SecretPart("tunnel", host)
+        if kind == "sso":
+            if argument == "client_secret":
+                return SecretPart("secret", f"{service}.{SSO_CLIENT_SECRET}")
+            if argument == "client_id":
+                return service
+            return self.issuer(service)
+        if kind == "domain":
+            return self.domain
+        if kind == "url":
+            return self.url(argument)
+        target = self.service(argument)
+        local = host in self.hosts_of(argument)
+        if kind == "host":
+            return argument if local else self.tailnet_ip(self.hosts_of(argument)[0])
+        assert kind == "port" and target.port is not None
+        return str(target.port if local else target.published_port)
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """A metrics endpoint of one copy of a service."""
+
+    service: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+
+def values_of(service: Service) -> list[str]:
+    """Return every catalogue value of a service that may hold references."""
+    values = list(service.env.values())
+    values += [spec.template for spec in service.files.values() if spec.template is not None]
+    return values
+
+
+def merge_literals(parts: list[ValuePart]) -> tuple[ValuePart, ...]:
+    """Join neighbouring literal strings so that equal values compare equal."""
+    merged: list[ValuePart] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] = merged[-1] + part
+        elif part != "":
+            merged.append(part)
+    return tuple(merged)
+
+
+def derive(model: Model) -> Topology:
+    """Return the topology of a validated model."""
+    return Topology(model)
