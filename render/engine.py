@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import runpy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,8 +229,13 @@ def run_program(
     secret_keys: list[str],
     upstream_outputs: dict[str, Any] | None = None,
     upstream_secret_names: list[str] | None = None,
+    program: Callable[[], None] | None = None,
 ) -> StackRun:
-    """Run __main__.py for one stack under the recording monitor and return what it registered."""
+    """Run a program for one stack under the recording monitor and return what it registered.
+
+    The program is __main__.py unless `program` is given; tests pass a
+    function that creates a single component.
+    """
     cloud = FakeCloud(upstream_outputs or {}, upstream_secret_names or [])
     monitor = RecordingMonitor(cloud)
     mock_settings = mocks.MockSettings(
@@ -246,13 +252,13 @@ def run_program(
     settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(config, secret_keys)
 
-    def program() -> None:
+    def main_program() -> None:
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
     loop = asyncio.new_event_loop()
     try:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(runtime_stack.run_in_stack(program))
+        loop.run_until_complete(runtime_stack.run_in_stack(program or main_program))
     finally:
         asyncio.set_event_loop(None)
         loop.close()
