@@ -154,7 +154,8 @@ def check_reachable(
     source_hosts = model.service_hosts(source)
     target_hosts = model.service_hosts(target)
     for host in source_hosts:
-        if host in target_hosts:
+        # An unknown host is reported once by check_hosts.
+        if host in target_hosts or host not in model.catalogue.hosts:
             continue
         if len(target_hosts) != 1:
             return (

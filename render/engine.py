@@ -174,6 +174,7 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(cloud)
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.component_outputs: dict[str, dict[str, Any]] = {}
         self.stack_urn = ""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -207,9 +208,34 @@ class RecordingMonitor(mocks.MockMonitor):
         )
         return response
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        # A StackReference is read, not registered, but it is part of the desired state.
+        response = super().ReadResource(request)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=True,
+                provider=request.provider.rsplit("::", 1)[0],
+                dependencies=sorted(set(request.dependencies)),
+                depends_on=sorted(set(request.dependencies)),
+                protect=False,
+                retain_on_delete=False,
+                ignore_changes=[],
+                delete_before_replace=False,
+                additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                inputs=struct_to_dict(request.properties),
+            )
+        )
+        return response
+
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.urn == self.stack_urn:
             self.stack_outputs = struct_to_dict(request.outputs)
+        else:
+            self.component_outputs[request.urn] = struct_to_dict(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -220,6 +246,7 @@ class StackRun:
     stack: str
     registrations: list[Registration]
     outputs: dict[str, Any]
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=lambda: {})
 
 
 def run_program(
@@ -262,4 +289,4 @@ def run_program(
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return StackRun(stack, monitor.registrations, monitor.stack_outputs)
+    return StackRun(stack, monitor.registrations, monitor.stack_outputs, monitor.component_outputs)
