@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from config import refs
 from config.model import IDENTITY_PLACEHOLDER, Model, Service
+from config.tailnet_policy import check_tailnet
 from config.topology import Topology
 
 
@@ -21,6 +22,7 @@ def check_model(model: Model) -> list[str]:
     problems += check_references(model)
     problems += check_hostnames(model)
     problems += check_cycles(model)
+    problems += check_tailnet(model)
     return problems
 
 
