@@ -58,7 +58,7 @@ class CloudServer(pulumi.ComponentResource):
     Hetzner. Its data lives on a separate protected volume that Docker keeps
     its whole data root on. `rebuild=True` lifts the protection and the
     ignored changes for one deliberate `pulumi up` that replaces the server
-    with the current cloud-init; docs/hosts.md has the procedure.
+    with the current cloud-init. docs/hosts.md has the procedure.
     """
 
     server: hcloud.Server
@@ -154,11 +154,11 @@ class CloudServer(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
+                # `protect` alone keeps a program bug from deleting the server.
+                # It has no retainOnDelete: Pulumi reads that flag from the
+                # state even when replacing, so a rebuild would keep the old
+                # server running, with the name and the volume.
                 protect=not rebuild,
-                # Kept at Hetzner if it ever leaves the program by mistake, but
-                # deleted when a rebuild replaces it, or the old server would
-                # keep the name and the volume.
-                retain_on_delete=not rebuild,
                 ignore_changes=[] if rebuild else CREATE_ONLY,
                 # Server names are unique per Hetzner project.
                 delete_before_replace=True,

@@ -66,8 +66,10 @@ def test_server_is_protected(cloud: Rendered) -> None:
     assert by_name(cloud, SERVER)["options"]["protect"] is True
 
 
-def test_server_kept_if_dropped(cloud: Rendered) -> None:
-    assert by_name(cloud, SERVER)["options"]["retainOnDelete"] is True
+def test_server_not_retained(cloud: Rendered) -> None:
+    # Pulumi reads retainOnDelete from the state even when replacing, so a
+    # retained server would outlive its own rebuild.
+    assert by_name(cloud, SERVER)["options"]["retainOnDelete"] is False
 
 
 def test_server_ignores_create_only_changes(cloud: Rendered) -> None:
