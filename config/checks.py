@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 
 from config import refs
+from config.cloud_init import check_cloud_hosts
 from config.model import IDENTITY_PLACEHOLDER, Model, Service
 from config.tailnet_policy import check_tailnet
 from config.topology import Topology
@@ -23,6 +24,7 @@ def check_model(model: Model) -> list[str]:
     problems += check_hostnames(model)
     problems += check_cycles(model)
     problems += check_tailnet(model)
+    problems += check_cloud_hosts(model)
     return problems
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import yaml
 
-from config.model import Host
+from config.model import Host, Model
 
 USER_DATA_LIMIT_BYTES = 32 * 1024
 # The data volume is mounted here, and Docker keeps everything (volumes,
@@ -35,10 +35,27 @@ VOLUME_WAIT_SECONDS = 300
 # Tailscale's repository (`signed-by`).
 TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868"
 TAILSCALE_KEYSERVER = "keyserver.ubuntu.com"
-# Debian 12 (bookworm) is the image in config/catalogue.yaml.
-TAILSCALE_SOURCE = (
-    "deb [signed-by=$KEY_FILE] https://pkgs.tailscale.com/stable/debian bookworm main"
-)
+TAILSCALE_REPOSITORY = "https://pkgs.tailscale.com/stable/debian"
+# The Debian release of each Hetzner image that this cloud-init supports; the
+# Tailscale repository has one suite per release.
+DEBIAN_RELEASES = {"debian-12": "bookworm", "debian-13": "trixie"}
+
+
+def check_cloud_hosts(model: Model) -> list[str]:
+    """Return a problem for each cloud server whose image this cloud-init does not support."""
+    problems: list[str] = []
+    for name, host in model.catalogue.hosts.items():
+        if host.server is not None and host.server.image not in DEBIAN_RELEASES:
+            problems.append(
+                f"hosts.{name}.server.image: '{host.server.image}' is not supported; the "
+                f"cloud-init targets Debian, use one of {', '.join(DEBIAN_RELEASES)}"
+            )
+    return problems
+
+
+def tailscale_source(image: str) -> str:
+    """Return the apt source line of Tailscale's repository for a Debian image."""
+    return f"deb [signed-by=$KEY_FILE] {TAILSCALE_REPOSITORY} {DEBIAN_RELEASES[image]} main"
 
 
 def volume_device(volume_id: str) -> str:
@@ -131,6 +148,7 @@ def user_data(
     host_name: str, host: Host, ssh_keys: tuple[str, ...], auth_key: str, volume_id: str
 ) -> str:
     """Return the #cloud-config document for a Hetzner host."""
+    assert host.server is not None, "a hetzner host has a server block"
     document: dict[str, object] = {
         "hostname": host_name,
         "users": [
@@ -160,7 +178,7 @@ def user_data(
         "apt": {
             "sources": {
                 "tailscale": {
-                    "source": TAILSCALE_SOURCE,
+                    "source": tailscale_source(host.server.image),
                     "keyid": TAILSCALE_KEY_FINGERPRINT,
                     "keyserver": TAILSCALE_KEYSERVER,
                 }
