@@ -232,6 +232,22 @@ def test_identity_on_monk_passes_own_tests(monk_identity: Topology) -> None:
     assert [str(result.access) for result in results if not result.passed] == []
 
 
+@pytest.fixture(scope="session")
+def load_balanced() -> Topology:
+    """Return the topology with a tunnel per host, which needs no ingress flows."""
+    return topology_of("kscloud1", {"kitestacks:ingressMode": "load_balancer"})
+
+
+def test_load_balancer_passes_own_tests(load_balanced: Topology) -> None:
+    results = PolicyEvaluator(policy(load_balanced)).run_tests()
+    assert [str(result.access) for result in results if not result.passed] == []
+
+
+def test_load_balancer_closes_ingress_paths(load_balanced: Topology) -> None:
+    evaluator = PolicyEvaluator(policy(load_balanced))
+    assert evaluator.denies(CLOUD, MONK, port_of(load_balanced, "authentik-server"))
+
+
 def test_broadened_grant_fails_own_tests(deployed: dict[str, Any], topology: Topology) -> None:
     broken = copy.deepcopy(deployed)
     admin_to_cloud = next(
