@@ -38,10 +38,22 @@ class DockerHost(pulumi.ComponentResource):
             docker.ProviderArgs(
                 host=pulumi.Output.concat("ssh://", ssh_user, "@", address),
                 # The provider shells out to the local ssh client: batch mode
-                # fails fast instead of waiting for a password prompt.
-                ssh_opts=["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"],
+                # fails fast instead of waiting for a password prompt, and a
+                # freshly built host's key is accepted on first use (the
+                # tailnet already authenticates the peer) but never replaced.
+                ssh_opts=[
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                    "ConnectTimeout=15",
+                    "-o",
+                    "StrictHostKeyChecking=accept-new",
+                ],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The component's own dependencies (such as the cloud host's
+            # readiness check) do not pass to its children, so the provider
+            # names them itself and every Docker resource waits for them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None),
         )
         self.network = docker.Network(
             child(name, "network"),

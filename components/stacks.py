@@ -56,7 +56,13 @@ def deploy_upstream(topology: Topology) -> None:
     edge = Edge("kitestacks", topology)
     tailnet = Tailnet("kitestacks-tailnet", topology, key_hosts=(host_name,))
     server = CloudServer(
-        host_name, host_name, host, site.admin_ssh_keys, tailnet.auth_keys[host_name]
+        host_name,
+        host_name,
+        host,
+        site.admin_ssh_keys,
+        tailnet.auth_keys[host_name],
+        tailnet_domain=site.tailnet_domain,
+        rebuild=site.rebuild_server,
     )
     docker_host = DockerHost(
         host_name,

@@ -12,6 +12,10 @@ from config.topology import Topology
 # One hour is enough for a server to boot and run cloud-init; the key is
 # single use, so a leaked copy is worthless after the join anyway.
 AUTH_KEY_EXPIRY_SECONDS = 3600
+# A used or expired key stays in the state as it is. A fresh key is created
+# only when a rebuild replaces it on purpose (docs/hosts.md), so no valid,
+# unused key exists between deployments.
+RECREATE_IF_INVALID = "never"
 
 
 class Tailnet(pulumi.ComponentResource):
@@ -51,6 +55,7 @@ class Tailnet(pulumi.ComponentResource):
                     preauthorized=True,
                     tags=[host_tag(host)],
                     expiry=AUTH_KEY_EXPIRY_SECONDS,
+                    recreate_if_invalid=RECREATE_IF_INVALID,
                 ),
                 # A tag must be owned in the policy before a key can carry it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.acl]),

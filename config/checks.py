@@ -10,7 +10,9 @@ import re
 from collections import defaultdict
 
 from config import refs
+from config.cloud_init import check_cloud_hosts
 from config.model import IDENTITY_PLACEHOLDER, Model, Service
+from config.tailnet_policy import check_tailnet
 from config.topology import Topology
 
 
@@ -21,6 +23,8 @@ def check_model(model: Model) -> list[str]:
     problems += check_references(model)
     problems += check_hostnames(model)
     problems += check_cycles(model)
+    problems += check_tailnet(model)
+    problems += check_cloud_hosts(model)
     return problems
 
 

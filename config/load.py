@@ -32,6 +32,7 @@ SITE_KEYS = {
     "tailnetDomain": "tailnet_domain",
     "adminUsers": "admin_users",
     "adminSshKeys": "admin_ssh_keys",
+    "rebuildServer": "rebuild_server",
 }
 LIST_KEYS = {"adminUsers", "adminSshKeys"}
 

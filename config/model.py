@@ -263,6 +263,8 @@ class Site(Strict):
     tailnet_domain: str = "tailnet.ts.net"
     admin_users: tuple[str, ...] = ()
     admin_ssh_keys: tuple[str, ...] = ()
+    # Lifts the cloud server's protection for one deliberate replacement.
+    rebuild_server: bool = False
 
     @field_validator("domain")
     @classmethod

@@ -21,6 +21,8 @@ from render.engine import ROOT
 from render.stackconfig import read_stack_config
 
 STACKS = ("kscloud1", "monk")
+# The Debian package of each validator whose name differs from its command.
+DEBIAN_PACKAGES = {"promtool": "prometheus"}
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +64,10 @@ def require_tool(name: str) -> str:
     """Return the path of a validator, or skip; CI sets KITESTACKS_REQUIRE_VALIDATORS to fail."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed; install it (apt-get install {name}) to run this test"
+        package = DEBIAN_PACKAGES.get(name, name)
+        message = (
+            f"{name} is not installed; install it (apt-get install {package}) to run this test"
+        )
         if os.environ.get("KITESTACKS_REQUIRE_VALIDATORS"):
             pytest.fail(message)
         pytest.skip(message)
