@@ -143,22 +143,20 @@ class CloudServer(pulumi.ComponentResource):
                 firewall_ids=[firewall.id.apply(int)],
                 backups=spec.backups,
                 # Hetzner requires both protections to be equal. The provider
-                # lifts them itself when Pulumi deletes the server, so they
-                # guard against the console and the API, and `protect` below
-                # guards against Pulumi.
-                delete_protection=True,
-                rebuild_protection=True,
+                # does not reliably lift them before a delete, so a rebuild
+                # lifts them first (see hetznercloud/terraform-provider-hcloud#1206).
+                delete_protection=not rebuild,
+                rebuild_protection=not rebuild,
                 # A clean shutdown leaves the data volume's file system clean.
                 shutdown_before_deletion=True,
                 labels=labels,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # `protect` alone keeps a program bug from deleting the server.
-                # It has no retainOnDelete: Pulumi reads that flag from the
-                # state even when replacing, so a rebuild would keep the old
-                # server running, with the name and the volume.
+                # Pulumi reads protect and retainOnDelete from the state, so a
+                # rebuild first runs `pulumi up` with both lifted, then replaces.
                 protect=not rebuild,
+                retain_on_delete=not rebuild,
                 ignore_changes=[] if rebuild else CREATE_ONLY,
                 # Server names are unique per Hetzner project.
                 delete_before_replace=True,

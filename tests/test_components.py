@@ -157,7 +157,12 @@ def test_cloud_server_protected(topology: Topology) -> None:
 
     def program() -> None:
         CloudServer(
-            "kscloud1", "kscloud1", host, ("ssh-ed25519 AAAA test",), pulumi.Output.secret("k")
+            "kscloud1",
+            "kscloud1",
+            host,
+            ("ssh-ed25519 AAAA test",),
+            pulumi.Output.secret("k"),
+            tailnet_domain="tail4f2a9.ts.net",
         )
 
     result = run("kscloud1", program)

@@ -8,6 +8,8 @@ import yaml
 from config.load import ConfigError, load
 from config.model import IMAGE_REFERENCE
 from config.refs import CATALOGUE_PATH
+from render.engine import ROOT
+from render.stackconfig import read_stack_config
 from tests.conftest import load_model
 
 ARCHITECTURE_SERVICES = {
@@ -48,12 +50,8 @@ def catalogue_data() -> dict[str, object]:
 
 
 def load_with(data: dict[str, object], stack: str = "kscloud1") -> None:
-    load(
-        "kitestacks",
-        stack,
-        {"kitestacks:domain": "kitestacks.com"},
-        yaml.safe_dump(data, sort_keys=False),
-    )
+    config = read_stack_config(ROOT, stack).values
+    load("kitestacks", stack, config, yaml.safe_dump(data, sort_keys=False))
 
 
 @pytest.mark.parametrize("stack", ["kscloud1", "monk"])
