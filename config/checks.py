@@ -184,6 +184,11 @@ def check_hostnames(model: Model) -> list[str]:
                 f"services.{name}.sso: an app behind single sign-on needs a public "
                 "hostname; add `public.hostname` or remove `sso`"
             )
+        if service.public is not None and service.sso is None:
+            problems.append(
+                f"services.{name}.sso: missing; a public hostname must be behind single "
+                "sign-on or public on purpose, so set `sso.mode` to oidc, proxy or public"
+            )
     return problems
 
 
