@@ -73,6 +73,8 @@ def service_values(service: Service) -> list[tuple[str, str]]:
         for path, spec in service.files.items()
         if spec.template is not None
     ]
+    if service.sso is not None and service.sso.setup is not None:
+        values.append(("sso.setup.script", service.sso.setup.script))
     return values
 
 

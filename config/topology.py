@@ -21,6 +21,14 @@ SCRAPER_SERVICE = "prometheus"
 IDENTITY_SERVICE = "authentik-server"
 # Name of the generated client secret of each oidc app.
 SSO_CLIENT_SECRET = "sso_client_secret"
+# The generated file that declares every SSO client to Authentik. A service
+# that loads it also receives the client secrets its `!Env` tags read.
+BLUEPRINT_GENERATOR = "authentik-blueprint"
+
+
+def sso_secret_env(service: str) -> str:
+    """Return the environment variable that hands an app's client secret to Authentik."""
+    return f"KITESTACKS_SSO_{service.upper().replace('-', '_')}_CLIENT_SECRET"
 
 
 @dataclass(frozen=True, order=True)
@@ -427,6 +435,22 @@ class Topology:
             )
         return tuple(sorted(clients, key=lambda client: client.service))
 
+    def env_of(self, service: str) -> dict[str, str]:
+        """Return a service's environment as catalogue values, ready for resolve.
+
+        That is its `env`, plus, for a service that loads the Authentik
+        blueprint, one `${secret:...}` per oidc client: the blueprint reads
+        each client secret with `!Env` instead of holding it in plain text.
+        """
+        spec = self.service(service)
+        env = dict(spec.env)
+        if any(file.generator == BLUEPRINT_GENERATOR for file in spec.files.values()):
+            for client in self.sso_clients:
+                if client.mode == "oidc":
+                    key = f"{client.service}.{SSO_CLIENT_SECRET}"
+                    env[sso_secret_env(client.service)] = f"${{secret:{key}}}"
+        return env
+
     def resolve(self, value: str, service: str, host: str) -> tuple[ValuePart, ...]:
         """Resolve a catalogue value for one container into literal and secret parts."""
         parts: list[ValuePart] = []
@@ -479,6 +503,8 @@ def values_of(service: Service) -> list[str]:
     """Return every catalogue value of a service that may hold references."""
     values = list(service.env.values())
     values += [spec.template for spec in service.files.values() if spec.template is not None]
+    if service.sso is not None and service.sso.setup is not None:
+        values.append(service.sso.setup.script)
     return values
 
 

@@ -66,6 +66,22 @@ def test_rejects_public_hostname_without_sso() -> None:
     assert any(problem.startswith("services.portal.sso: missing") for problem in problems)
 
 
+def test_rejects_setup_for_proxy_app() -> None:
+    text = catalogue_with(
+        "    sso:\n      mode: proxy\n    volumes:\n      uptime-kuma-data",
+        "    sso:\n      mode: proxy\n      setup:\n        script: 'true'\n"
+        "    volumes:\n      uptime-kuma-data",
+    )
+    problems = load_problems(text)
+    assert any("services.uptime-kuma.sso" in problem for problem in problems)
+
+
+def test_rejects_unknown_reference_in_setup_script() -> None:
+    text = catalogue_with("--key ${sso:client_id}", "--key ${sso:client_name}")
+    problems = load_problems(text)
+    assert any(problem.startswith("services.forgejo.sso.setup.script") for problem in problems)
+
+
 def test_client_ids_are_service_names(topology: Topology) -> None:
     for client in topology.sso_clients:
         assert client.client_id == client.service
@@ -171,6 +187,21 @@ def test_client_secret_per_oidc_app(topology: Topology) -> None:
         assert (expected in keys) == (client.mode == "oidc"), client.service
 
 
+def test_blueprint_loaders_get_client_secrets(topology: Topology) -> None:
+    oidc = [client.service for client in topology.sso_clients if client.mode == "oidc"]
+    for loader in (IDENTITY_SERVICE, "authentik-worker"):
+        env = topology.env_of(loader)
+        for service in oidc:
+            name = f"KITESTACKS_SSO_{service.upper().replace('-', '_')}_CLIENT_SECRET"
+            assert env.get(name) == f"${{secret:{service}.sso_client_secret}}"
+
+
+def test_apps_get_no_other_client_secrets(topology: Topology) -> None:
+    for client in topology.sso_clients:
+        env = topology.env_of(client.service)
+        assert not any(name.startswith("KITESTACKS_SSO_") for name in env), client.service
+
+
 @pytest.mark.parametrize("stack", ["kscloud1", "monk"])
 def test_identity_store_on_kscloud1_by_default(stack: str) -> None:
     topology = topology_of(stack)
@@ -195,6 +226,13 @@ def test_identity_flows_to_kscloud1_by_default() -> None:
     topology = topology_of("monk")
     ports = {flow.port for flow in topology.flows if flow.destination == "kscloud1"}
     assert {5432, 6379} <= ports
+
+
+def test_identity_server_reaches_store_locally() -> None:
+    topology = topology_of("monk", IDENTITY_ON_MONK)
+    env = topology.env_of(IDENTITY_SERVICE)
+    parts = topology.resolve(env["AUTHENTIK_POSTGRESQL__HOST"], IDENTITY_SERVICE, "monk")
+    assert parts == ("authentik-postgres",)
 
 
 def test_identity_store_secrets_stay_upstream() -> None:
