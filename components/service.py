@@ -8,7 +8,7 @@ import pulumi_docker as docker
 from components.docker_host import NETWORK_NAME, DockerHost
 from components.naming import child, type_token
 from components.sso import sso_setup_command
-from components.values import SecretLookup, to_input
+from components.values import SecretLookup, redacted, to_input
 from config.generated import generate
 from config.topology import Topology
 
@@ -22,6 +22,11 @@ class Service(pulumi.ComponentResource):
 
     Ports are published only where another host must reach the service, and
     then only on the host's tailnet address, never on 0.0.0.0.
+
+    A generated file that contains a secret reaches the container as one
+    secret value, which a preview shows only as [secret]. So the component's input
+    `redactedFiles` carries each such file with only its secret parts replaced
+    by [secret], for example Kavita's settings with its client secret.
     """
 
     container: docker.Container
@@ -41,7 +46,13 @@ class Service(pulumi.ComponentResource):
             path: topology.resolve(file_text(topology, service, host, path), service, host)
             for path in sorted(spec.files)
         }
-        super().__init__(type_token("docker", "Service"), name, None, opts)
+        redacted_files = {
+            path: redacted(parts)
+            for path, parts in files.items()
+            if not all(isinstance(part, str) for part in parts)
+        }
+        props = {"redactedFiles": redacted_files} if redacted_files else None
+        super().__init__(type_token("docker", "Service"), name, props, opts)
         tailnet_ip = topology.tailnet_ip(host)
 
         image = docker_host.image(spec.image)

@@ -289,6 +289,17 @@ def test_kavita_settings_redacted(monk: Rendered) -> None:
     assert [upload["content"] for upload in uploads] == [SECRET]
 
 
+def test_kavita_settings_preview(monk: Rendered, topology: Topology) -> None:
+    preview = by_name(monk, "monk-kavita")["inputs"]["redactedFiles"]
+    settings = json.loads(preview["/kavita/config/appsettings.json"])
+    oidc = settings["OpenIdConnectSettings"]
+    assert (oidc["Authority"], oidc["ClientId"], oidc["Secret"]) == (
+        topology.issuer("kavita"),
+        "kavita",
+        SECRET,
+    )
+
+
 def test_forgejo_setup_runs_in_container(monk: Rendered) -> None:
     command = by_name(monk, "monk-forgejo-sso-setup")["inputs"]
     assert command["create"] == "docker exec --interactive --user git forgejo sh -s"
