@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from config.authentik import blueprint_file
 from config.topology import IDENTITY_SERVICE, SsoClient, Topology, sso_secret_env
 from render import render_stacks
 from render.document import Rendered
-from render.engine import Registration
+from render.engine import ROOT, Registration
 from render.redact import SECRET, contains_secret, unwrap
 from tests.conftest import STACKS, by_name, resources_of, topology_of
 
@@ -370,6 +371,12 @@ def test_proxy_apps_behind_outpost(rendered: dict[str, Rendered], topology: Topo
     for client in topology.sso_clients:
         if client.mode == "proxy":
             assert services[topology.fqdn(client.service)] == identity
+
+
+def test_docs_cover_every_sso_app(topology: Topology) -> None:
+    text = Path(ROOT, "docs", "sso.md").read_text()
+    for client in topology.sso_clients:
+        assert f"### {client.service}" in text
 
 
 def containers_of(render: Rendered) -> set[str]:
