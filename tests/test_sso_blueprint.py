@@ -7,10 +7,10 @@ value of the type each tag yields there: `!Find` and `!KeyOf` return the
 primary key of an object (a UUID for flows, keys and scope mappings; an integer
 for providers), and `!Env` returns a string.
 
-NOTE: requirements-dev.txt pins authentik-client 2026.8.5 while the catalogue
-runs Authentik 2025.8.4 (the last release line that still uses Redis). Every
-attribute the blueprint sets also exists in the 2025.8.4 models, checked once
-by hand; newer-only fields such as `grant_types` are deliberately not used.
+requirements-dev.txt pins authentik-client to the Authentik release that the
+catalogue runs, so the models are those of the server (a test below keeps the
+two in step). Newer releases add fields, such as `grant_types`, that this
+server would ignore.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from config.authentik import blueprint_file
 from config.topology import IDENTITY_SERVICE, Topology, sso_secret_env
+from render.engine import ROOT
 from tests.conftest import topology_of
 
 # The embedded outpost exists before any blueprint runs, so Authentik updates
@@ -284,3 +285,15 @@ def test_blueprint_has_no_aliases(text: str) -> None:
 
 def test_blueprint_same_on_every_host(topology: Topology) -> None:
     assert blueprint_file(topology, "monk") == blueprint_file(topology, "kscloud1")
+
+
+def test_client_pin_matches_server_image(topology: Topology) -> None:
+    tag = topology.service(IDENTITY_SERVICE).image.rsplit(":", 1)[1]
+    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    pins = [line.split("==", 1)[1] for line in lines if line.startswith("authentik-client==")]
+    assert pins == [tag]
+
+
+def test_worker_runs_server_image(topology: Topology) -> None:
+    server = topology.service(IDENTITY_SERVICE).image
+    assert topology.service("authentik-worker").image == server
