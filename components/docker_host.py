@@ -30,6 +30,9 @@ class DockerHost(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("docker", "DockerHost"), name, None, opts)
         self._name = name
+        # Commands that run `docker exec` on this host connect the same way.
+        self.ssh_user = ssh_user
+        self.address = address
         self._images: dict[str, docker.RemoteImage] = {}
         self._volumes: dict[str, docker.Volume] = {}
 

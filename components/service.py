@@ -7,7 +7,8 @@ import pulumi_docker as docker
 
 from components.docker_host import NETWORK_NAME, DockerHost
 from components.naming import child, type_token
-from components.values import SecretLookup, to_input
+from components.sso import sso_setup_command
+from components.values import SecretLookup, redacted, to_input
 from config.generated import generate
 from config.topology import Topology
 
@@ -21,6 +22,11 @@ class Service(pulumi.ComponentResource):
 
     Ports are published only where another host must reach the service, and
     then only on the host's tailnet address, never on 0.0.0.0.
+
+    A generated file that contains a secret reaches the container as one
+    secret value, which a preview shows only as [secret]. So the component's input
+    `redactedFiles` carries each such file with only its secret parts replaced
+    by [secret], for example Kavita's settings with its client secret.
     """
 
     container: docker.Container
@@ -35,14 +41,24 @@ class Service(pulumi.ComponentResource):
         lookup: SecretLookup,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(type_token("docker", "Service"), name, None, opts)
         spec = topology.service(service)
+        files = {
+            path: topology.resolve(file_text(topology, service, host, path), service, host)
+            for path in sorted(spec.files)
+        }
+        redacted_files = {
+            path: redacted(parts)
+            for path, parts in files.items()
+            if not all(isinstance(part, str) for part in parts)
+        }
+        props = {"redactedFiles": redacted_files} if redacted_files else None
+        super().__init__(type_token("docker", "Service"), name, props, opts)
         tailnet_ip = topology.tailnet_ip(host)
 
         image = docker_host.image(spec.image)
 
         envs: list[pulumi.Input[str]] = []
-        for key, value in sorted(spec.env.items()):
+        for key, value in sorted(topology.env_of(service).items()):
             resolved = to_input(topology.resolve(value, service, host), lookup)
             if isinstance(resolved, str):
                 envs.append(f"{key}={resolved}")
@@ -64,18 +80,10 @@ class Service(pulumi.ComponentResource):
             for source, target in sorted(spec.mounts.items())
         ]
 
-        uploads: list[docker.ContainerUploadArgs] = []
-        for path, file in sorted(spec.files.items()):
-            text = (
-                file.template
-                if file.template is not None
-                else generate(file.generator or "", topology, host)
-            )
-            uploads.append(
-                docker.ContainerUploadArgs(
-                    file=path, content=to_input(topology.resolve(text, service, host), lookup)
-                )
-            )
+        uploads = [
+            docker.ContainerUploadArgs(file=path, content=to_input(parts, lookup))
+            for path, parts in files.items()
+        ]
 
         ports = [
             docker.ContainerPortArgs(
@@ -122,4 +130,24 @@ class Service(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=docker_host.provider),
         )
+
+        if spec.sso is not None and spec.sso.setup is not None:
+            script = to_input(topology.resolve(spec.sso.setup.script, service, host), lookup)
+            self.sso_setup = sso_setup_command(
+                child(name, "sso-setup"),
+                service,
+                spec.sso.setup.user,
+                script,
+                docker_host,
+                self.container,
+                parent=self,
+            )
         self.register_outputs({"container": self.container.name})
+
+
+def file_text(topology: Topology, service: str, host: str, path: str) -> str:
+    """Return the catalogue text of a file: its template, or its generator's output."""
+    file = topology.service(service).files[path]
+    if file.template is not None:
+        return file.template
+    return generate(file.generator or "", topology, host)

@@ -9,6 +9,8 @@ import pulumi
 from config.topology import SecretPart, ValuePart
 
 SecretLookup = Callable[[SecretPart], pulumi.Output[str]]
+# The marker the offline render uses for a redacted secret.
+SECRET_MARK = "[secret]"
 
 
 def to_input(parts: tuple[ValuePart, ...], lookup: SecretLookup) -> pulumi.Input[str]:
@@ -33,3 +35,8 @@ def secret_from_map(source: pulumi.Output[Mapping[str, str]], key: str) -> pulum
         return values[key]
 
     return pulumi.Output.secret(source.apply(pick))
+
+
+def redacted(parts: tuple[ValuePart, ...]) -> str:
+    """Return a value for display, with each secret part replaced by [secret]."""
+    return "".join(part if isinstance(part, str) else SECRET_MARK for part in parts)

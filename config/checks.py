@@ -77,6 +77,8 @@ def service_values(service: Service) -> list[tuple[str, str]]:
         for path, spec in service.files.items()
         if spec.template is not None
     ]
+    if service.sso is not None and service.sso.setup is not None:
+        values.append(("sso.setup.script", service.sso.setup.script))
     return values
 
 
@@ -188,6 +190,11 @@ def check_hostnames(model: Model) -> list[str]:
             problems.append(
                 f"services.{name}.sso: an app behind single sign-on needs a public "
                 "hostname; add `public.hostname` or remove `sso`"
+            )
+        if service.public is not None and service.sso is None:
+            problems.append(
+                f"services.{name}.sso: missing; a public hostname must be behind single "
+                "sign-on or public on purpose, so set `sso.mode` to oidc, proxy or public"
             )
     return problems
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import yaml
 
-from config.topology import SCRAPER_SERVICE, Topology
+from config.authentik import blueprint_file
+from config.topology import BLUEPRINT_GENERATOR, SCRAPER_SERVICE, Topology
 
 SCRAPE_INTERVAL = "15s"
 
@@ -103,6 +104,7 @@ GENERATORS: dict[str, Callable[[Topology, str], str]] = {
     "prometheus": prometheus_config,
     "grafana-datasources": grafana_datasources,
     "portal": portal_page,
+    BLUEPRINT_GENERATOR: blueprint_file,
 }
 
 

@@ -109,6 +109,18 @@ class Public(Strict):
         return value
 
 
+class SsoSetup(Strict):
+    """A shell script that registers Authentik as a login source inside the container.
+
+    For apps that keep login sources in their database and read none from the
+    environment. The script runs with `docker exec` after every (re)creation of
+    the container, so it must be idempotent.
+    """
+
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    script: str = Field(min_length=1)
+
+
 class Sso(Strict):
     """How a service authenticates its users through Authentik.
 
@@ -119,6 +131,7 @@ class Sso(Strict):
 
     mode: Literal["oidc", "proxy", "public"]
     callback: str | None = Field(default=None, pattern=r"^/")
+    setup: SsoSetup | None = None
 
     @model_validator(mode="after")
     def _callback_for_oidc(self) -> Sso:
@@ -126,6 +139,8 @@ class Sso(Strict):
             raise ValueError("an oidc app needs `callback`, the redirect path of the app")
         if self.mode != "oidc" and self.callback is not None:
             raise ValueError(f"`callback` applies to oidc apps only, not to mode {self.mode}")
+        if self.mode != "oidc" and self.setup is not None:
+            raise ValueError(f"`setup` applies to oidc apps only, not to mode {self.mode}")
         return self
 
 
@@ -163,7 +178,9 @@ class GeneratedFile(Strict):
     """A file written into the container: a template or a named generator."""
 
     template: str | None = None
-    generator: Literal["prometheus", "grafana-datasources", "portal"] | None = None
+    generator: (
+        Literal["prometheus", "grafana-datasources", "portal", "authentik-blueprint"] | None
+    ) = None
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> GeneratedFile:

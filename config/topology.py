@@ -8,7 +8,7 @@ policy and single sign-on with no second edit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from config import refs
@@ -21,6 +21,14 @@ SCRAPER_SERVICE = "prometheus"
 IDENTITY_SERVICE = "authentik-server"
 # Name of the generated client secret of each oidc app.
 SSO_CLIENT_SECRET = "sso_client_secret"
+# The generated file that declares every SSO client to Authentik. A service
+# that loads it also receives the client secrets its `!Env` tags read.
+BLUEPRINT_GENERATOR = "authentik-blueprint"
+
+
+def sso_secret_env(service: str) -> str:
+    """Return the environment variable that hands an app's client secret to Authentik."""
+    return f"KITESTACKS_SSO_{service.upper().replace('-', '_')}_CLIENT_SECRET"
 
 
 @dataclass(frozen=True, order=True)
@@ -164,13 +172,34 @@ class Topology:
     def tailnet_ip(self, host: str) -> str:
         return str(self.model.catalogue.hosts[host].tailnet_ip)
 
+    def ingress_route(self, route: Route) -> Route:
+        """Return the route whose service Cloudflare forwards a public hostname to.
+
+        A proxy-mode app is reachable only through Authentik's embedded outpost,
+        which runs inside authentik-server, checks the session and forwards
+        signed-in requests to the app. So its hostname targets authentik-server
+        (hosts and port included); every other route targets its own service.
+        """
+        if route.sso_mode != "proxy":
+            return route
+        identity = self.service(IDENTITY_SERVICE)
+        assert identity.port is not None, f"{IDENTITY_SERVICE} declares no port"
+        return replace(
+            route,
+            service=IDENTITY_SERVICE,
+            hosts=self.hosts_of(IDENTITY_SERVICE),
+            port=identity.port,
+        )
+
     def origin_url(self, route: Route, connector_host: str) -> str:
         """Return the URL that cloudflared on `connector_host` forwards a route to.
 
         A copy on the connector's own host is reached by container name on the
         host's Docker network. A service on one other host is reached at that
-        host's tailnet address and published port.
+        host's tailnet address and published port. A proxy-mode route goes to
+        Authentik's outpost instead (see ingress_route).
         """
+        route = self.ingress_route(route)
         if connector_host in route.hosts:
             return f"http://{route.service}:{route.port}"
         owner = route.hosts[0]
@@ -185,6 +214,7 @@ class Topology:
         host resolves to the local copy by container name, and any other
         service is reached at its owner's tailnet address.
         """
+        route = self.ingress_route(route)
         if all(host in route.hosts for host in self.connector_hosts):
             return f"http://{route.service}:{route.port}"
         return self.origin_url(route, connector_host="")
@@ -197,6 +227,7 @@ class Topology:
         flows |= self._ingress_flows()
         flows |= self._scrape_flows()
         flows |= self._management_flows()
+        flows |= self._outpost_flows()
         return tuple(sorted(flows))
 
     def _reference_flows(self) -> set[Flow]:
@@ -222,7 +253,8 @@ class Topology:
         if self.model.site.ingress_mode != "replicas":
             return set()
         flows: set[Flow] = set()
-        for route in self.routes:
+        for public_route in self.routes:
+            route = self.ingress_route(public_route)
             url = self.replicas_origin_url(route)
             if url.startswith(f"http://{route.service}:"):
                 continue
@@ -239,6 +271,27 @@ class Topology:
                             f"cloudflared on {connector} serves {route.fqdn}",
                         )
                     )
+        return flows
+
+    def _outpost_flows(self) -> set[Flow]:
+        """Return the flows from Authentik's outpost to proxy-mode apps on other hosts."""
+        identity_host = self.identity_server_host
+        flows: set[Flow] = set()
+        for client in self.sso_clients:
+            hosts = self.hosts_of(client.service)
+            if client.mode != "proxy" or identity_host in hosts:
+                continue
+            port = self.service(client.service).published_port
+            assert port is not None
+            flows.add(
+                Flow(
+                    identity_host,
+                    hosts[0],
+                    port,
+                    client.service,
+                    f"authentik outpost forwards to {client.service}",
+                )
+            )
         return flows
 
     def _scrape_flows(self) -> set[Flow]:
@@ -343,9 +396,27 @@ class Topology:
         }
         return tuple(sorted(names))
 
+    @property
+    def identity_server_host(self) -> str:
+        """Return the host of authentik-server, whose embedded outpost serves proxy apps."""
+        return self.hosts_of(IDENTITY_SERVICE)[0]
+
+    def upstream_url(self, service: str) -> str:
+        """Return the URL at which Authentik's outpost reaches a proxy-mode app.
+
+        The outpost runs inside authentik-server: an app on the same host is
+        reached by container name, an app on another host at that host's
+        tailnet address and published port (see _outpost_flows).
+        """
+        spec = self.service(service)
+        hosts = self.hosts_of(service)
+        if self.identity_server_host in hosts:
+            return f"http://{service}:{spec.port}"
+        return f"http://{self.tailnet_ip(hosts[0])}:{spec.published_port}"
+
     @cached_property
     def sso_clients(self) -> tuple[SsoClient, ...]:
-        """Return the Authentik provider of every app behind single sign-on."""
+        """Return the Authentik provider of every app behind single sign-on, sorted by name."""
         clients: list[SsoClient] = []
         for name, service in self.model.catalogue.services.items():
             if service.sso is None or service.sso.mode == "public" or service.port is None:
@@ -359,10 +430,26 @@ class Topology:
                     client_id=name,
                     launch_url=url,
                     redirect_uris=redirect,
-                    internal_url=f"http://{name}:{service.port}",
+                    internal_url=self.upstream_url(name),
                 )
             )
-        return tuple(clients)
+        return tuple(sorted(clients, key=lambda client: client.service))
+
+    def env_of(self, service: str) -> dict[str, str]:
+        """Return a service's environment as catalogue values, ready for resolve.
+
+        That is its `env`, plus, for a service that loads the Authentik
+        blueprint, one `${secret:...}` per oidc client: the blueprint reads
+        each client secret with `!Env` instead of holding it in plain text.
+        """
+        spec = self.service(service)
+        env = dict(spec.env)
+        if any(file.generator == BLUEPRINT_GENERATOR for file in spec.files.values()):
+            for client in self.sso_clients:
+                if client.mode == "oidc":
+                    key = f"{client.service}.{SSO_CLIENT_SECRET}"
+                    env[sso_secret_env(client.service)] = f"${{secret:{key}}}"
+        return env
 
     def resolve(self, value: str, service: str, host: str) -> tuple[ValuePart, ...]:
         """Resolve a catalogue value for one container into literal and secret parts."""
@@ -416,6 +503,8 @@ def values_of(service: Service) -> list[str]:
     """Return every catalogue value of a service that may hold references."""
     values = list(service.env.values())
     values += [spec.template for spec in service.files.values() if spec.template is not None]
+    if service.sso is not None and service.sso.setup is not None:
+        values.append(service.sso.setup.script)
     return values
 
 

@@ -44,10 +44,16 @@ def fake_number(text: str, limit: int = 90_000_000) -> int:
 
 def fake_password(urn: str, length: int) -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-    seed = digest(urn) + digest(urn + "#2")
+    # Each character takes two hex digits. Chained digests cover any length,
+    # because RandomPassword allows more than the 64 characters of two digests.
+    seed = digest(urn)
+    part = 2
+    while len(seed) < length * 2:
+        seed += digest(f"{urn}#{part}")
+        part += 1
     return "".join(
         alphabet[int(seed[i : i + 2], 16) % len(alphabet)] for i in range(0, length * 2, 2)
-    )[:length]
+    )
 
 
 def plain(value: Any) -> Any:
