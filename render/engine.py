@@ -83,6 +83,17 @@ def integral(value: Any) -> Any:
     return value
 
 
+def alias_name(alias: Any) -> str:
+    """Return an alias of a registration request as its URN, or its spec's type and name.
+
+    Provider SDKs add aliases of their own for renamed types, which have a type
+    and no name.
+    """
+    if alias.urn:
+        return str(alias.urn)
+    return "::".join(part for part in (alias.spec.type, alias.spec.name) if part)
+
+
 @dataclass
 class Registration:
     """One resource registration, as the engine receives it."""
@@ -101,6 +112,10 @@ class Registration:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     inputs: dict[str, Any]
+    # The id the fake cloud assigned; empty for components.
+    id: str = ""
+    # Former names of the resource (the `aliases` option), as URNs or names.
+    aliases: list[str] = field(default_factory=lambda: [])
 
 
 @dataclass
@@ -203,6 +218,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 inputs=struct_to_dict(request.object),
+                id=response.id,
+                aliases=sorted(alias_name(alias) for alias in request.aliases),
             )
         )
         return response
