@@ -1,6 +1,6 @@
 """Read the Cloudflare resources a program registered into the vocabulary of the rules.
 
-The offline render (and a policy pack during a real preview) sees each
+The offline render (and a policy pack during a real preview) receives each
 resource as its type, name, id and camelCase inputs. `edge_from_resources`
 turns those into a config/cloudflare_rules.py Edge, so the same checks that
 ran on the plan run again on what the program actually sends.

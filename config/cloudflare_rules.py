@@ -10,7 +10,7 @@ fails with the resource name.
 
 Each rule names the document it comes from. Where the API accepts a value that
 cannot work (a DNS record that a load balancer hides, an ingress rule that no
-hostname reaches), the rule says so and names the behaviour it relies on.
+hostname reaches), the rule states so and names the behaviour it relies on.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ MAX_NAME_LENGTH = 253
 DNS_LABEL = re.compile(r"^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$")
 AUTOMATIC_TTL = 1
 MIN_TTL, MAX_TTL = 60, 86400
-# Cloudflare answers 524 when the app has not started its response after 100 s,
+# Cloudflare returns 524 when the app has not started its response after 100 s,
 # and only Enterprise zones can raise that limit.
 PROXY_READ_TIMEOUT_SECONDS = 100
 POOL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -183,7 +183,7 @@ class LoadBalancer:
 
 @dataclass(frozen=True)
 class Edge:
-    """Everything the program asks Cloudflare for in one zone."""
+    """Everything the program requests from Cloudflare in one zone."""
 
     zone: str
     tunnels: tuple[Tunnel, ...] = ()
@@ -322,7 +322,7 @@ def check_tunnel_names(edge: Edge) -> list[str]:
     """Check that tunnel names are set and unique in the account.
 
     Source: TUNNEL_NAME_DOCS ("Must be unique within your account"); the API
-    answers 409 with code 1013 for a second tunnel of the same name.
+    returns 409 with code 1013 for a second tunnel of the same name.
     """
     problems: list[str] = []
     counts = Counter(tunnel.name for tunnel in edge.tunnels)
@@ -451,10 +451,11 @@ def check_record(edge: Edge, record: DnsRecord) -> list[str]:
 def check_monitor(monitor: Monitor) -> list[str]:
     """Check a health monitor against the documented limits.
 
-    Sources: LB_QUICKSTART (HTTP, HTTPS and TCP monitors below Enterprise; a
-    60 s minimum interval on Pro), MONITOR_LIMITS_SOURCE (timeout 1..10 s,
-    retries 1..5, and an interval longer than (retries + 1) * timeout) and
-    LB_TUNNEL_DOCS (a monitor of a tunnel origin needs a Host header).
+    Sources: LB_QUICKSTART allows HTTP, HTTPS and TCP monitors below
+    Enterprise, with a 60 s minimum interval on Pro. MONITOR_LIMITS_SOURCE
+    limits the timeout to 1..10 s and retries to 1..5, and wants an interval
+    longer than (retries + 1) * timeout. LB_TUNNEL_DOCS: a monitor of a tunnel
+    origin needs a Host header.
     """
     problems: list[str] = []
     where = monitor.source
@@ -502,7 +503,7 @@ def check_pool(edge: Edge, pool: Pool) -> list[str]:
     LB_TUNNEL_DOCS (a tunnel origin is `<id>.cfargotunnel.com` with the app's
     hostname as Host header), LB_HOST_HEADER_DOCS (one Host header per origin,
     a subdomain of a zone of the account) and LB_MONITOR_REGIONS (probes from
-    every data center, which a null check_regions asks for, are Enterprise only).
+    every data center, which a null check_regions requests, are Enterprise only).
     """
     problems: list[str] = []
     where = pool.source
@@ -577,8 +578,8 @@ def check_load_balancer(edge: Edge, balancer: LoadBalancer) -> list[str]:
 
     Sources: STEERING_SOURCE (steering policies) and LB_TUNNEL_DOCS (tunnel
     origins carry traffic only for the proxied load balancers of the same
-    account). The fallback pool must also be one of the default pools: the
-    project asks for this so that the last resort is a pool whose copy is
+    account). The fallback pool must also be one of the default pools. The
+    project requires this so that the last resort is a pool whose copy is
     deployed and monitored like the others.
     """
     problems: list[str] = []

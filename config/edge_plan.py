@@ -1,4 +1,4 @@
-"""The Cloudflare edge that the topology asks for, in both ingress modes, as plain data.
+"""The Cloudflare edge that the topology requires, in both ingress modes, as plain data.
 
 `plan_edge` decides every tunnel, ingress rule, DNS record, health monitor,
 pool and load balancer before anything is registered. components/edge.py
@@ -19,7 +19,7 @@ from config import cloudflare_rules as rules
 from config.topology import CONNECTOR_SERVICE, Route, Topology
 
 DEFAULT_NAME = "kitestacks"
-# Every request that matches no hostname gets this answer from cloudflared.
+# cloudflared returns this response to every request that matches no hostname.
 CATCH_ALL_SERVICE = "http_status:404"
 # Proxied records always have the automatic TTL, which the API takes as 1.
 AUTOMATIC_TTL = rules.AUTOMATIC_TTL
@@ -161,7 +161,7 @@ def plan_edge(topology: Topology, name: str = DEFAULT_NAME) -> EdgePlan:
 
 
 def plan_replicas(topology: Topology, name: str) -> EdgePlan:
-    """One tunnel shared by every connector; each ingress URL works from every host."""
+    """Plan one tunnel shared by every connector, with ingress URLs that work from every host."""
     source = f"services.{CONNECTOR_SERVICE}"
     tunnel_id = placeholder_id(name)
     ingress = [
@@ -195,7 +195,7 @@ def plan_replicas(topology: Topology, name: str) -> EdgePlan:
 
 
 def plan_load_balancer(topology: Topology, name: str) -> EdgePlan:
-    """A tunnel per connector host; replicated hostnames belong to load balancers."""
+    """Plan a tunnel per connector host and a load balancer per replicated hostname."""
     source = f"services.{CONNECTOR_SERVICE}.hosts"
     tunnels: list[TunnelPlan] = []
     for index, host in enumerate(topology.connector_hosts):

@@ -1,7 +1,7 @@
 """The failure table: what users see when a part of KiteStacks breaks, derived from the model.
 
-Each Failure names what is down. `evaluate` answers, for every public
-hostname, whether Cloudflare can still serve it, which hosts' copies answer,
+Each Failure names what is down. For every public hostname, `evaluate`
+returns whether Cloudflare can still serve it, which hosts' copies serve it,
 and whether single sign-on still works, from the same topology the program
 deploys. The answers differ between the two ingress modes, and the tests hold
 each row in both. The runbook is generated from the same table.
@@ -17,7 +17,7 @@ from config.topology import IDENTITY_SERVICE, Route, Topology, values_of
 
 
 class Status(Enum):
-    """How a public hostname behaves during a failure."""
+    """Behaviour of a public hostname during a failure."""
 
     UP = "up"
     # Some requests fail: a connector that is still up forwards to a broken copy.
@@ -46,11 +46,11 @@ class Failure:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one public hostname does during a failure."""
+    """Result for one public hostname during a failure."""
 
     fqdn: str
     status: Status
-    # Hosts whose copy answers the requests that Cloudflare sends.
+    # Hosts whose copies serve the requests that Cloudflare sends.
     served_by: tuple[str, ...]
     # False when the app needs single sign-on and Authentik cannot log anyone in.
     login: bool
@@ -247,7 +247,7 @@ def connectors_up(topology: Topology, failure: Failure) -> tuple[str, ...]:
 
 
 def serving_host(topology: Topology, failure: Failure, route: Route, connector: str) -> str | None:
-    """Return the host whose copy answers a replicas-mode request reaching `connector`, or None.
+    """Return the host whose copy serves a replicas-mode request at `connector`, or None.
 
     The shared ingress URL is the local container for a service on every
     connector host, else the owner's tailnet address.
@@ -281,10 +281,10 @@ def serve_load_balanced(topology: Topology, failure: Failure, route: Route) -> O
     """Return what a hostname does with a tunnel per host.
 
     A single-host app's CNAME points at its host's tunnel only. A replicated
-    app's load balancer has one pool per host in `hosts` order; the health
-    monitor marks a pool unhealthy when its connector or copy fails, and the
-    steering policy picks among the healthy pools: the first one for failover,
-    all of them for spread.
+    app's load balancer has one pool per host in `hosts` order. The health
+    monitor marks a pool unhealthy when its connector or copy fails. The
+    steering policy then picks the first healthy pool for failover, or every
+    healthy pool for spread.
     """
     up = set(connectors_up(topology, failure))
     pools = [host for host in route.hosts if host in topology.connector_hosts]
@@ -325,3 +325,31 @@ def evaluate(topology: Topology, failure: Failure) -> dict[str, Outcome]:
             notes=outcome.notes,
         )
     return outcomes
+
+
+def summarize(topology: Topology, outcomes: dict[str, Outcome]) -> str:
+    """Return one line of what users see: dark and degraded hostnames, who serves copies, login.
+
+    Hostnames appear by their first label, for example "wiki" for
+    wiki.<domain>; docs/edge.md quotes this line for each row and mode.
+    """
+    routes = {route.fqdn: route for route in topology.routes}
+
+    def labels(fqdns: list[str]) -> str:
+        return ", ".join(sorted(fqdn.split(".")[0] for fqdn in fqdns))
+
+    parts: list[str] = []
+    for status in (Status.DOWN, Status.DEGRADED):
+        hit = [fqdn for fqdn, outcome in outcomes.items() if outcome.status is status]
+        if hit:
+            name = "dark" if status is Status.DOWN else "degraded"
+            parts.append(f"{name}: {labels(hit)}")
+    by_hosts: dict[tuple[str, ...], list[str]] = {}
+    for fqdn, outcome in outcomes.items():
+        if routes[fqdn].replicated and outcome.served_by:
+            by_hosts.setdefault(outcome.served_by, []).append(fqdn)
+    for hosts, fqdns in sorted(by_hosts.items()):
+        parts.append(f"{labels(fqdns)} from {' and '.join(hosts)}")
+    if not all(outcome.login for outcome in outcomes.values()):
+        parts.append("sign-in fails")
+    return "; ".join(parts) if parts else "every hostname up"

@@ -98,7 +98,7 @@ class Public(Strict):
     hostname: str
     # failover: the first host in `hosts` serves, and the next one takes over
     # while it is unhealthy. spread: every host that runs the service serves.
-    # Only load_balancer mode can steer by health; in replicas mode every copy
+    # Only load_balancer mode can steer by health. In replicas mode every copy
     # serves the requests that reach its host's connector (docs/edge.md).
     policy: Literal["failover", "spread"] = "spread"
     origin: OriginOptions = OriginOptions()
