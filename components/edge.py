@@ -1,9 +1,9 @@
 """The Cloudflare edge: tunnels, ingress rules, DNS records and load balancers.
 
 config/edge_plan.py decides every object from the topology, and
-config/cloudflare_rules.py has checked that plan before this component runs;
-here the plan only becomes resources, with Cloudflare's ids swapped in for the
-plan's placeholders.
+config/cloudflare_rules.py checks that plan when the config is loaded. This
+component only turns the plan into resources and swaps Cloudflare's ids in for
+the plan's placeholders.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Edge(pulumi.ComponentResource):
     works from every host (see Topology.replicas_origin_url).
 
     load_balancer: one tunnel per connector host, each routing only what its
-    host runs. A single-host service gets a CNAME to its host's tunnel; a
+    host runs. A single-host service gets a CNAME to its host's tunnel. A
     replicated service gets a load balancer with one pool per host, a health
     monitor that requests the service through the tunnel, and the service's
     failover or spread policy.
@@ -170,7 +170,7 @@ class Edge(pulumi.ComponentResource):
         )
 
     def _target(self, placeholder_target: str) -> pulumi.Output[str]:
-        """Return `<tunnel-id>.cfargotunnel.com` for a plan target that holds a placeholder."""
+        """Return `<tunnel-id>.cfargotunnel.com` for a plan target that contains a placeholder."""
         placeholder = rules.tunnel_of_target(placeholder_target)
         assert placeholder is not None, f"{placeholder_target} is not a tunnel target"
         return pulumi.Output.concat(self._ids[placeholder], f".{rules.TUNNEL_DOMAIN}")
