@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from config.cloudflare_rules import tunnel_target
+from config.tailnet_policy import host_tag, policy
 from config.topology import CONNECTOR_SERVICE, Route, Topology
 from render import render_stacks
 from render.document import Rendered
@@ -146,6 +147,16 @@ def test_replicas_single_host_rules_use_tailnet(
         assert (url.hostname, url.port) in ports, route.fqdn
 
 
+def granted_ports(topology: Topology, source: str, destination: str) -> set[int]:
+    """Return the TCP ports the tailnet policy grants from one host's tag to another's."""
+    return {
+        int(rule.removeprefix("tcp:"))
+        for grant in policy(topology)["grants"]
+        if host_tag(source) in grant["src"] and host_tag(destination) in grant["dst"]
+        for rule in grant["ip"]
+    }
+
+
 def test_replicas_tailnet_opens_ingress_ports_only(topology: Topology) -> None:
     # kscloud1's connector reaches monk's single-host apps, and nothing else.
     expected = {
@@ -159,6 +170,12 @@ def test_replicas_tailnet_opens_ingress_ports_only(topology: Topology) -> None:
         if (flow.source, flow.destination) == ("kscloud1", "monk")
     }
     assert opened == expected
+    assert granted_ports(topology, "kscloud1", "monk") == expected
+
+
+def test_balanced_tailnet_opens_no_ingress_ports() -> None:
+    balanced = topology_of("kscloud1", {"kitestacks:ingressMode": "load_balancer"})
+    assert granted_ports(balanced, "kscloud1", "monk") == set()
 
 
 def test_replicas_records_point_at_tunnel(
@@ -410,3 +427,29 @@ def test_mode_exported(any_mode: dict[str, Rendered]) -> None:
 def test_monk_rejects_other_mode() -> None:
     with pytest.raises(ValueError, match="set the same value on both stacks"):
         render_stacks(["monk"], overrides={"monk": {"kitestacks:ingressMode": "load_balancer"}})
+
+
+def test_mode_switch_changes_edge_only(
+    rendered: dict[str, Rendered], rendered_lb: dict[str, Rendered], topology: Topology
+) -> None:
+    # Outside the edge, a switch changes only what the mode decides: the
+    # connectors' tokens, monk's published app ports and the tailnet policy.
+    expected_changes = {f"{host}-{CONNECTOR_SERVICE}-container" for host in STACKS}
+    expected_changes |= {
+        f"monk-{route.service}-container" for route in topology.routes if route.hosts == ("monk",)
+    }
+    expected_changes.add("kitestacks-tailnet-policy")
+    for stack in STACKS:
+        before = {
+            item["urn"]: item
+            for item in resources_of(rendered[stack])
+            if not item["type"].startswith("cloudflare:")
+        }
+        after = {
+            item["urn"]: item
+            for item in resources_of(rendered_lb[stack])
+            if not item["type"].startswith("cloudflare:")
+        }
+        assert set(before) == set(after), stack
+        changed = {before[urn]["name"] for urn in before if before[urn] != after[urn]}
+        assert changed <= expected_changes, stack

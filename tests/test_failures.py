@@ -16,7 +16,7 @@ from config.failures import Failure, Outcome, Status, evaluate, failure_table, s
 from config.topology import Topology
 from render.document import Rendered
 from render.engine import ROOT
-from tests.conftest import LOAD_BALANCER_MODE, topology_of
+from tests.conftest import topology_of
 from tests.edge_simulation import RenderedEdge
 
 MODES = ("replicas", "load_balancer")
@@ -224,10 +224,6 @@ def test_simulation_detects_wrong_target(edges: dict[str, RenderedEdge]) -> None
     finally:
         wiki["service"] = original
     assert served.status is Status.DOWN
-
-
-def test_mode_override_is_one_value() -> None:
-    assert set(LOAD_BALANCER_MODE) == {"kitestacks:ingressMode"}
 
 
 DOCS = ROOT / "docs" / "edge.md"
