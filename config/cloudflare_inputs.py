@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from config.cloudflare_rules import (
     AUTOMATIC_TTL,
@@ -22,6 +22,7 @@ from config.cloudflare_rules import (
     Pool,
     PoolOrigin,
     Tunnel,
+    check,
 )
 
 # Resource type tokens of pulumi-cloudflare 6.x that the edge uses.
@@ -46,6 +47,34 @@ class RegisteredResource:
     name: str
     id: str
     inputs: Mapping[str, Any]
+
+
+class Registered(Protocol):
+    """Anything that carries a registration's type, name, id and inputs, such as a render's."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+
+
+def check_registered(zone: str, registrations: Iterable[Registered]) -> list[str]:
+    """Return the broken Cloudflare rules of registered resources, one line each.
+
+    This is the entry point for a renderer or a policy pack: it ignores every
+    resource that is not part of the Cloudflare edge.
+    """
+    resources = (
+        RegisteredResource(item.type, item.name, item.id, item.inputs) for item in registrations
+    )
+    return check(edge_from_resources(zone, resources))
 
 
 def mapping(value: Any) -> Mapping[str, Any]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from pulumi.errors import RunError
 
 from config import cloudflare_rules as rules
-from config.cloudflare_inputs import RegisteredResource, edge_from_resources
+from config.cloudflare_inputs import RegisteredResource, check_registered, edge_from_resources
 from config.edge_plan import plan_edge
 from config.load import ConfigError, load
 from config.refs import CATALOGUE_PATH
+from render import render_stacks
 from render.document import Rendered
 from render.engine import ROOT
 from render.stackconfig import read_stack_config
@@ -98,13 +100,21 @@ def registered(render: Rendered) -> list[RegisteredResource]:
 def test_replicas_render_passes_rules(rendered: dict[str, Rendered]) -> None:
     edge = edge_from_resources("kitestacks.com", registered(rendered["kscloud1"]))
     assert len(edge.tunnels) == 1
-    assert rules.check(edge) == []
+    assert check_registered("kitestacks.com", rendered["kscloud1"].run.registrations) == []
 
 
 def test_balanced_render_passes_rules(rendered_lb: dict[str, Rendered]) -> None:
     edge = edge_from_resources("kitestacks.com", registered(rendered_lb["kscloud1"]))
     assert len(edge.load_balancers) == 2
-    assert rules.check(edge) == []
+    assert check_registered("kitestacks.com", rendered_lb["kscloud1"].run.registrations) == []
+
+
+def test_render_stops_on_broken_rule() -> None:
+    # The program checks the plan before registering anything, so the offline
+    # render fails with the message, as `pulumi preview` would.
+    long_domain = ".".join(["a" * 60, "b" * 60, "c" * 60, "d" * 60]) + ".com"
+    with pytest.raises(RunError, match=r"more than DNS allows \(253\)"):
+        render_stacks(["kscloud1"], overrides={"kscloud1": {"kitestacks:domain": long_domain}})
 
 
 def test_render_check_names_resource(rendered_lb: dict[str, Rendered]) -> None:
