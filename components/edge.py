@@ -78,7 +78,8 @@ class Edge(pulumi.ComponentResource):
         self._name = name
         self._account_id = site.cloudflare_account_id
         self._zone_id = site.cloudflare_zone_id
-        self._primary_host = topology.connector_hosts[0]
+        # The plan check rejects public hostnames without any connector host.
+        self._primary_host = next(iter(topology.connector_hosts), "")
         self.plan = plan = plan_edge(topology, name)
 
         self.tunnels = {}
