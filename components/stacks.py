@@ -23,6 +23,7 @@ from config.topology import SecretPart, Topology
 
 SECRETS_OUTPUT = "secrets"
 TUNNEL_TOKENS_OUTPUT = "tunnelTokens"
+INGRESS_MODE_OUTPUT = "ingressMode"
 
 
 def config_secret(key: str) -> pulumi.Output[str]:
@@ -83,7 +84,9 @@ def deploy_upstream(topology: Topology) -> None:
     # Each value is a secret Output, so the map keeps its keys readable.
     pulumi.export(SECRETS_OUTPUT, secrets.values)
     pulumi.export(TUNNEL_TOKENS_OUTPUT, edge.tokens)
+    pulumi.export(INGRESS_MODE_OUTPUT, site.ingress_mode)
     pulumi.export("tunnelId", edge.tunnel.id)
+    pulumi.export("tunnelIds", edge.tunnel_ids)
     pulumi.export("serverIpv4", server.server.ipv4_address)
     pulumi.export("publicHostnames", [route.fqdn for route in topology.routes])
 
@@ -98,17 +101,37 @@ def deploy_downstream(topology: Topology) -> None:
     upstream = pulumi.StackReference(site.upstream_stack)
     secrets: pulumi.Output[Mapping[str, str]] = upstream.get_output(SECRETS_OUTPUT)
     tokens: pulumi.Output[Mapping[str, str]] = upstream.get_output(TUNNEL_TOKENS_OUTPUT)
+    upstream_mode: pulumi.Output[str] = upstream.get_output(INGRESS_MODE_OUTPUT)
     docker_host = DockerHost(host_name, host.ssh_user, str(host.tailnet_ip))
 
     def lookup(part: SecretPart) -> pulumi.Output[str]:
         if part.kind == "secret":
             return secret_from_map(secrets, part.key)
         if part.kind == "tunnel":
-            return secret_from_map(tokens, part.key)
+            token = secret_from_map(tokens, part.key)
+            checked = pulumi.Output.all(upstream_mode, token).apply(
+                lambda values: same_mode(site.ingress_mode, values[0], values[1])
+            )
+            return pulumi.Output.secret(checked)
         return config_secret(part.key)
 
     services = deploy_services(topology, host_name, docker_host, lookup)
     pulumi.export("containers", [service.container.name for service in services])
+
+
+def same_mode(mode: str, upstream_mode: str | None, token: str) -> str:
+    """Return the tunnel token, or fail when this stack's ingress mode differs upstream.
+
+    The mode decides which tunnel a host's connector joins and which ports monk
+    publishes on the tailnet, so both stacks must use the same value.
+    """
+    if upstream_mode is not None and upstream_mode != mode:
+        raise ValueError(
+            f"kitestacks:ingressMode is '{mode}' here but '{upstream_mode}' in the upstream "
+            "stack; set the same value on both stacks (or only in Pulumi.yaml) and run "
+            "`pulumi up` on the upstream stack first"
+        )
+    return token
 
 
 def deploy(topology: Topology) -> None:

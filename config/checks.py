@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from config import refs
+from config import cloudflare_rules, refs
 from config.cloud_init import check_cloud_hosts
+from config.edge_plan import plan_edge
 from config.model import IDENTITY_PLACEHOLDER, Model, Service
 from config.tailnet_policy import check_tailnet
 from config.topology import Topology
@@ -250,3 +251,8 @@ def check_cycles(model: Model) -> list[str]:
     for name in sorted(graph):
         visit(name)
     return problems
+
+
+def check_edge(topology: Topology) -> list[str]:
+    """Check the Cloudflare edge of the configured ingress mode against Cloudflare's rules."""
+    return cloudflare_rules.check(plan_edge(topology).edge())

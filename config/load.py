@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from config import refs
-from config.checks import check_model, check_ports, service_values
+from config.checks import check_edge, check_model, check_ports, service_values
 from config.model import Catalogue, Model, Site
 from config.refs import CATALOGUE_PATH
 from config.topology import derive
@@ -171,7 +171,9 @@ def load(
     model = Model(site=site, catalogue=catalogue)
     problems += check_model(model)
     if not problems:
-        problems += check_ports(derive(model))
+        topology = derive(model)
+        problems += check_ports(topology)
+        problems += check_edge(topology)
         problems += missing_secrets(model, config)
     if problems:
         raise ConfigError(problems)

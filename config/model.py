@@ -82,9 +82,12 @@ class Host(Strict):
 class OriginOptions(Strict):
     """Per-hostname settings of the connection from cloudflared to the app."""
 
-    # Cloudflare's API takes the connect timeout in whole seconds.
+    # Whole seconds that cloudflared waits to open the TCP connection to the
+    # app. config/cloudflare_rules.py checks it against Cloudflare's limits.
     connect_timeout: int | None = Field(default=None, ge=1, le=300)
+    # cloudflared forwards the visitor's Host header unless this replaces it.
     http_host_header: str | None = None
+    # The app uses WebSockets, so the edge keeps the zone's WebSockets setting on.
     websockets: bool = False
     no_tls_verify: bool = False
 
@@ -93,10 +96,16 @@ class Public(Strict):
     """The public hostname of a service and how its copies share traffic."""
 
     hostname: str
-    # failover: monk serves, kscloud1 only while monk is unhealthy.
-    # spread: every host that runs the service serves.
+    # failover: the first host in `hosts` serves, and the next one takes over
+    # while it is unhealthy. spread: every host that runs the service serves.
+    # Only load_balancer mode can steer by health. In replicas mode every copy
+    # serves the requests that reach its host's connector (docs/edge.md).
     policy: Literal["failover", "spread"] = "spread"
     origin: OriginOptions = OriginOptions()
+    # Path that the load balancer's health monitor requests through the tunnel.
+    # It should fail when the copy cannot serve, for example when its database
+    # is down, so that Cloudflare steers away from it.
+    health_path: str = Field(default="/", pattern=r"^/[!-~]*$")
 
     @field_validator("hostname")
     @classmethod

@@ -85,6 +85,8 @@ class Route:
     policy: str
     origin: OriginOptions
     sso_mode: str
+    # Path the load balancer's health monitor requests (load_balancer mode).
+    health_path: str = "/"
 
     @property
     def replicated(self) -> bool:
@@ -161,6 +163,7 @@ class Topology:
                     policy=service.public.policy,
                     origin=service.public.origin,
                     sso_mode=service.sso.mode if service.sso else "public",
+                    health_path=service.public.health_path,
                 )
             )
         return tuple(sorted(routes, key=lambda route: route.fqdn))

@@ -30,6 +30,7 @@ def resource_document(registration: Registration, stack_urn: str) -> dict[str, A
     """Return the JSON form of one registration."""
     return {
         "urn": registration.urn,
+        "id": registration.id,
         "type": registration.type,
         "name": registration.name,
         "custom": registration.custom,
@@ -42,6 +43,7 @@ def resource_document(registration: Registration, stack_urn: str) -> dict[str, A
             "ignoreChanges": registration.ignore_changes,
             "deleteBeforeReplace": registration.delete_before_replace,
             "dependsOn": registration.depends_on,
+            "aliases": registration.aliases,
         },
         "inputs": redact(registration.inputs),
         "secretInputs": sorted(

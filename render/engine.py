@@ -89,6 +89,17 @@ def integral(value: Any) -> Any:
     return value
 
 
+def alias_name(alias: Any) -> str:
+    """Return an alias of a registration request as its URN, or its spec's type and name.
+
+    Provider SDKs add aliases of their own for renamed types, which have a type
+    and no name.
+    """
+    if alias.urn:
+        return str(alias.urn)
+    return "::".join(part for part in (alias.spec.type, alias.spec.name) if part)
+
+
 @dataclass
 class Registration:
     """One resource registration, as the engine receives it."""
@@ -107,6 +118,10 @@ class Registration:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     inputs: dict[str, Any]
+    # The id the fake cloud assigned; empty for components.
+    id: str = ""
+    # Former names of the resource (the `aliases` option), as URNs or names.
+    aliases: list[str] = field(default_factory=lambda: [])
 
 
 @dataclass
@@ -210,6 +225,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 inputs=struct_to_dict(request.object),
+                id=response.id,
+                aliases=sorted(alias_name(alias) for alias in request.aliases),
             )
         )
         return response
@@ -293,6 +310,15 @@ def run_program(
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runtime_stack.run_in_stack(program or main_program))
     finally:
+        # A failed run leaves outputs pending; they belong to this loop and
+        # must not leak into the next run, which would await them on a closed loop.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        runtime_settings: Any = settings.SETTINGS
+        with runtime_settings.lock:
+            runtime_settings.outputs.clear()
         asyncio.set_event_loop(None)
         loop.close()
     return StackRun(stack, monitor.registrations, monitor.stack_outputs, monitor.component_outputs)

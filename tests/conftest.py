@@ -31,6 +31,16 @@ def rendered() -> dict[str, Rendered]:
     return render_stacks(list(STACKS))
 
 
+# Switching the ingress mode is this one config value, the same on both stacks.
+LOAD_BALANCER_MODE = {"kitestacks:ingressMode": "load_balancer"}
+
+
+@pytest.fixture(scope="session")
+def rendered_lb() -> dict[str, Rendered]:
+    """Return the render of both real stacks in load_balancer mode."""
+    return render_stacks(list(STACKS), overrides={stack: LOAD_BALANCER_MODE for stack in STACKS})
+
+
 def load_model(stack: str = "kscloud1", overrides: dict[str, str] | None = None) -> Model:
     """Return the validated model of a real stack, with config values replaced."""
     config = read_stack_config(ROOT, stack)

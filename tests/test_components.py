@@ -15,10 +15,11 @@ import pytest
 
 from components.cloud_server import CloudServer
 from components.docker_host import DockerHost
-from components.edge import CATCH_ALL_SERVICE, Edge
+from components.edge import Edge
 from components.secrets import GeneratedSecrets
 from components.service import Service
 from components.tailnet import Tailnet
+from config.edge_plan import CATCH_ALL_SERVICE
 from config.topology import SecretPart, Topology
 from render.engine import Registration, StackRun, run_program
 from render.redact import is_secret

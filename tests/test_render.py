@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from render import render_stacks
 from render.document import Rendered
-from render.engine import ROOT
+from render.engine import ROOT, run_program
 from render.redact import unwrap
 from tests.conftest import by_name, resources_of
 from tests.test_model import ARCHITECTURE_SERVICES
@@ -19,6 +20,7 @@ from tests.test_model import ARCHITECTURE_SERVICES
 CONTAINER = "docker:index/container:Container"
 RESOURCE_KEYS = {
     "urn",
+    "id",
     "type",
     "name",
     "custom",
@@ -29,7 +31,14 @@ RESOURCE_KEYS = {
     "inputs",
     "secretInputs",
 }
-OPTION_KEYS = {"protect", "retainOnDelete", "ignoreChanges", "deleteBeforeReplace", "dependsOn"}
+OPTION_KEYS = {
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "deleteBeforeReplace",
+    "dependsOn",
+    "aliases",
+}
 
 
 def generated_secret_values(render: Rendered) -> set[str]:
@@ -142,3 +151,16 @@ def test_cli_rejects_unknown_stack() -> None:
     )
     assert result.returncode == 2
     assert "unknown stack kscloud2" in result.stderr
+
+
+def test_failed_run_leaves_no_pending_work() -> None:
+    def failing() -> None:
+        def explode(value: str) -> str:
+            raise ValueError(f"bad value {value}")
+
+        pulumi.export("broken", pulumi.Output.from_input("x").apply(explode))
+
+    with pytest.raises(ValueError, match="bad value x"):
+        run_program("kitestacks", "kscloud1", {}, [], program=failing)
+    result = run_program("kitestacks", "kscloud1", {}, [], program=lambda: None)
+    assert result.registrations == []
