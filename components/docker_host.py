@@ -41,7 +41,12 @@ class DockerHost(pulumi.ComponentResource):
                 # fails fast instead of waiting for a password prompt.
                 ssh_opts=["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # A component's depends_on delays only the component's own
+            # registration, not its children's, so the provider, which every
+            # Docker resource of the host uses, carries it instead.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=opts.depends_on if opts is not None else None
+            ),
         )
         self.network = docker.Network(
             child(name, "network"),
