@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Approve a deployment started by hand: the run must be on the deploy branch,
+# and DEPLOY_COMMIT, the commit the approver reviewed, must be the commit the
+# run checked out. A push to the branch after the review therefore stops the
+# deployment instead of shipping changes nobody approved.
+#
+# Environment: DEPLOY_COMMIT (at least 7 hex digits), DEPLOY_BRANCH (default
+# main), FORGEJO_REF or GITHUB_REF and FORGEJO_SHA or GITHUB_SHA (set by the
+# runner).
+set -euo pipefail
+
+branch=${DEPLOY_BRANCH:-main}
+ref=${FORGEJO_REF:-${GITHUB_REF:-}}
+sha=${FORGEJO_SHA:-${GITHUB_SHA:-}}
+commit=$(printf '%s' "${DEPLOY_COMMIT:-}" | tr '[:upper:]' '[:lower:]' | tr -d '[:space:]')
+
+if [[ $ref != "refs/heads/$branch" ]]; then
+  echo "error: deployments run from refs/heads/$branch, not '${ref:-unset}'; start the workflow on $branch" >&2
+  exit 1
+fi
+if [[ ! $commit =~ ^[0-9a-f]{7,40}$ ]]; then
+  echo "error: commit '${DEPLOY_COMMIT:-}' is not a commit id; enter at least the first 7 hex digits of the reviewed commit" >&2
+  exit 1
+fi
+if [[ $sha != "$commit"* ]]; then
+  echo "error: $branch is at ${sha:0:12}, not at the reviewed commit $commit; review the new commits' preview and start the deployment again" >&2
+  exit 1
+fi
+echo "approved: deploying ${sha:0:12} from $branch"
