@@ -2,7 +2,7 @@
 
 It implements the three endpoints scripts/pr_comment.py uses, keeps the
 comments in memory and records every request. It listens on loopback only,
-answers at most MAX_REQUESTS requests and shuts itself down after
+serves at most MAX_REQUESTS requests and shuts itself down after
 LIFETIME_SECONDS even if a test forgets to stop it.
 """
 
