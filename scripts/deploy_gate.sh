@@ -4,9 +4,12 @@
 # run checked out. A push to the branch after the review therefore stops the
 # deployment instead of shipping changes nobody approved.
 #
+# When DEPLOY_APPROVERS (a comma-separated list of user names) is set, the
+# user who started the run must be on it.
+#
 # Environment: DEPLOY_COMMIT (at least 7 hex digits), DEPLOY_BRANCH (default
-# main), FORGEJO_REF or GITHUB_REF and FORGEJO_SHA or GITHUB_SHA (set by the
-# runner).
+# main), DEPLOY_APPROVERS (optional), and FORGEJO_REF or GITHUB_REF,
+# FORGEJO_SHA or GITHUB_SHA, FORGEJO_ACTOR or GITHUB_ACTOR (set by the runner).
 set -euo pipefail
 
 branch=${DEPLOY_BRANCH:-main}
@@ -26,4 +29,18 @@ if [[ $sha != "$commit"* ]]; then
   echo "error: $branch is at ${sha:0:12}, not at the reviewed commit $commit; review the new commits' preview and start the deployment again" >&2
   exit 1
 fi
-echo "approved: deploying ${sha:0:12} from $branch"
+actor=${FORGEJO_ACTOR:-${GITHUB_ACTOR:-}}
+if [[ -n ${DEPLOY_APPROVERS:-} ]]; then
+  IFS=, read -r -a approvers <<<"${DEPLOY_APPROVERS// /}"
+  allowed=false
+  for approver in "${approvers[@]}"; do
+    if [[ -n $approver && $approver == "$actor" ]]; then
+      allowed=true
+    fi
+  done
+  if [[ $allowed != true ]]; then
+    echo "error: '${actor:-unknown}' may not approve deployments; DEPLOY_APPROVERS lists ${DEPLOY_APPROVERS}" >&2
+    exit 1
+  fi
+fi
+echo "approved by ${actor:-unknown}: deploying ${sha:0:12} from $branch"

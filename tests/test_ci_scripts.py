@@ -324,7 +324,7 @@ def gate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_gate_approves_reviewed_commit() -> None:
     result = gate({"DEPLOY_COMMIT": " 0123456 "})
     assert result.returncode == 0, result.stderr
-    assert "approved: deploying 0123456789ab from main" in result.stdout
+    assert "deploying 0123456789ab from main" in result.stdout
 
 
 def test_gate_accepts_uppercase_commit() -> None:
@@ -348,6 +348,28 @@ def test_gate_rejects_non_commit(commit: str) -> None:
     result = gate({"DEPLOY_COMMIT": commit})
     assert result.returncode == 1
     assert "is not a commit id" in result.stderr
+
+
+def test_gate_accepts_listed_approver() -> None:
+    env = {
+        "DEPLOY_COMMIT": "0123456",
+        "DEPLOY_APPROVERS": "alice, kenpat",
+        "FORGEJO_ACTOR": "kenpat",
+    }
+    result = gate(env)
+    assert result.returncode == 0, result.stderr
+    assert "approved by kenpat" in result.stdout
+
+
+def test_gate_rejects_unlisted_actor() -> None:
+    env = {
+        "DEPLOY_COMMIT": "0123456",
+        "DEPLOY_APPROVERS": "alice,kenpat",
+        "FORGEJO_ACTOR": "mallory",
+    }
+    result = gate(env)
+    assert result.returncode == 1
+    assert "'mallory' may not approve deployments" in result.stderr
 
 
 def test_scripts_pass_shellcheck() -> None:
