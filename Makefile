@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: render render-json test lint typecheck unit clean
+.PHONY: render render-json docs test lint typecheck unit clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ render: $(STAMP)
 ## render-json: also write out/<stack>.json
 render-json: $(STAMP)
 	$(BIN)/python -m render --json out
+
+## docs: regenerate docs/architecture.md, docs/hostnames.md and docs/runbook.md from the model
+docs: $(STAMP)
+	$(BIN)/python -m docs.generate
 
 ## test: format and lint checks, type checks, then the test suite
 test: lint typecheck unit

@@ -53,10 +53,12 @@ class DockerHost(pulumi.ComponentResource):
                     "StrictHostKeyChecking=accept-new",
                 ],
             ),
-            # The component's own dependencies (such as the cloud host's
-            # readiness check) do not pass to its children, so the provider
-            # names them itself and every Docker resource waits for them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None),
+            # A component's depends_on delays only the component's own
+            # registration, not its children's, so the provider, which every
+            # Docker resource of the host uses, carries it instead.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=opts.depends_on if opts is not None else None
+            ),
         )
         self.network = docker.Network(
             child(name, "network"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+# KITESTACKS_CATALOGUE names another catalogue file, for example a generated
+# one that the benchmark renders; it is read once, when this module is imported.
+CATALOGUE_PATH = Path(
+    os.environ.get("KITESTACKS_CATALOGUE") or Path(__file__).with_name("catalogue.yaml")
+)
 REFERENCE = re.compile(r"\$\{(?P<kind>[a-z]+)(?::(?P<argument>[^}]*))?\}")
 
 # Reference kinds and whether each takes an argument.

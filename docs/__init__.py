@@ -1,0 +1,1 @@
+"""Documentation generated from the model; see docs/generate.py."""

@@ -1,0 +1,83 @@
+"""The benchmark's generated catalogues, and the variable that points the program at one."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from config.load import load
+from config.topology import derive
+from render.engine import ROOT
+from render.stackconfig import read_stack_config
+
+SCRIPT = ROOT / "scripts" / "benchmark.py"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark = load_script()
+REAL: dict[str, Any] = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text())
+
+
+def test_scale_one_is_real_catalogue() -> None:
+    assert benchmark.scaled_catalogue(REAL, 1) == REAL
+
+
+def test_scaled_catalogue_passes_checks() -> None:
+    scaled = benchmark.scaled_catalogue(REAL, 3)
+    config = read_stack_config(ROOT, "kscloud1")
+    model = load(config.project, "kscloud1", config.values, yaml.safe_dump(scaled))
+    cloned = [name for name in REAL["services"] if name not in benchmark.SINGLETONS]
+    assert len(model.catalogue.services) == len(REAL["services"]) + 2 * len(cloned)
+
+
+def test_clones_reference_their_own_copy() -> None:
+    scaled = benchmark.scaled_catalogue(REAL, 2)
+    env = scaled["services"]["authentik-server-x2"]["env"]
+    assert env["AUTHENTIK_POSTGRESQL__HOST"] == "${host:authentik-postgres-x2}"
+    assert env["AUTHENTIK_POSTGRESQL__PASSWORD"] == "${secret:authentik-postgres-x2.password}"
+    assert env["AUTHENTIK_SECRET_KEY"] == "${secret:secret_key}"
+
+
+def test_scaled_routes_grow_with_factor() -> None:
+    config = read_stack_config(ROOT, "kscloud1")
+    real = derive(load(config.project, "kscloud1", config.values))
+    scaled_text = yaml.safe_dump(benchmark.scaled_catalogue(REAL, 4))
+    scaled = derive(load(config.project, "kscloud1", config.values, scaled_text))
+    assert len(scaled.routes) == 4 * len(real.routes)
+
+
+def test_singletons_are_not_cloned() -> None:
+    scaled = benchmark.scaled_catalogue(REAL, 3)
+    for name in benchmark.SINGLETONS:
+        assert f"{name}-x2" not in scaled["services"]
+
+
+def test_catalogue_variable_names_file(tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(yaml.safe_dump(REAL))
+    result = subprocess.run(
+        [sys.executable, "-c", "from config.refs import CATALOGUE_PATH; print(CATALOGUE_PATH)"],
+        cwd=ROOT,
+        env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(catalogue)
