@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+# Environment variable that points the program, the renderer and the policy
+# pack at another catalogue file, for tests and for trying out a change.
+CATALOGUE_VARIABLE = "KITESTACKS_CATALOGUE"
 REFERENCE = re.compile(r"\$\{(?P<kind>[a-z]+)(?::(?P<argument>[^}]*))?\}")
 
 # Reference kinds and whether each takes an argument.
@@ -59,10 +63,16 @@ def unterminated(value: str) -> bool:
     return "${" in REFERENCE.sub("", value)
 
 
+def catalogue_path() -> Path:
+    """Return the catalogue file: $KITESTACKS_CATALOGUE when set, else config/catalogue.yaml."""
+    override = os.environ.get(CATALOGUE_VARIABLE)
+    return Path(override) if override else CATALOGUE_PATH
+
+
 def config_keys(catalogue_text: str | None = None) -> list[str]:
     """Return every key named by a `${config:KEY}` reference in the catalogue text."""
     if catalogue_text is None:
-        catalogue_text = CATALOGUE_PATH.read_text()
+        catalogue_text = catalogue_path().read_text()
     return sorted(
         {
             match.group("argument")
