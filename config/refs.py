@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
+
+import yaml
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 # Environment variable that points the program, the renderer and the policy
@@ -70,13 +74,35 @@ def catalogue_path() -> Path:
 
 
 def config_keys(catalogue_text: str | None = None) -> list[str]:
-    """Return every key named by a `${config:KEY}` reference in the catalogue text."""
+    """Return every key named by a `${config:KEY}` reference in the catalogue's values.
+
+    Comments are not values: the catalogue's header documents `${config:KEY}`
+    itself. A catalogue that is not valid YAML names no keys, and load()
+    reports its syntax error.
+    """
     if catalogue_text is None:
         catalogue_text = catalogue_path().read_text()
+    try:
+        data: Any = yaml.safe_load(catalogue_text)
+    except yaml.YAMLError:
+        return []
     return sorted(
         {
-            match.group("argument")
-            for match in REFERENCE.finditer(catalogue_text)
-            if match.group("kind") == "config" and match.group("argument")
+            reference.argument
+            for value in strings_in(data)
+            for reference in references(value)
+            if reference.kind == "config" and reference.argument
         }
     )
+
+
+def strings_in(data: Any) -> Iterator[str]:
+    """Yield every string inside parsed YAML data."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for item in cast("dict[Any, Any]", data).values():
+            yield from strings_in(item)
+    elif isinstance(data, list):
+        for item in cast("list[Any]", data):
+            yield from strings_in(item)

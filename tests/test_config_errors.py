@@ -16,8 +16,9 @@ import pulumi
 import pytest
 import yaml
 
+from config.checks import service_values
 from config.load import ConfigError, load
-from config.refs import CATALOGUE_PATH, CATALOGUE_VARIABLE
+from config.refs import CATALOGUE_PATH, CATALOGUE_VARIABLE, config_keys, references
 from render.engine import PROGRAM, ROOT, run_program
 from render.stackconfig import read_stack_config
 
@@ -629,3 +630,19 @@ def test_missing_catalogue_file_is_a_config_error(
         f"{missing}: catalogue file not found; set {CATALOGUE_VARIABLE} to an existing file, "
         "or unset it to use config/catalogue.yaml"
     ]
+
+
+def test_config_keys_come_from_values_only() -> None:
+    """The catalogue's header comment documents `${config:KEY}`, which is no key."""
+    model = load("kitestacks", "monk", stack_config("monk", {}, ()), catalogue_text())
+    expected = sorted(
+        {
+            reference.argument
+            for service in model.catalogue.services.values()
+            for _, value in service_values(service)
+            for reference in references(value)
+            if reference.kind == "config"
+        }
+    )
+    assert config_keys() == expected
+    assert "KEY" not in config_keys()
