@@ -101,6 +101,8 @@ class Registration:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     inputs: dict[str, Any]
+    # The fake outputs the mock returned; the safety rules read generated secrets here.
+    outputs: dict[str, Any] = field(default_factory=lambda: {})
 
 
 @dataclass
@@ -173,6 +175,8 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, cloud: FakeCloud) -> None:
         super().__init__(cloud)
         self.registrations: list[Registration] = []
+        # Resources the program reads instead of owning, such as stack references.
+        self.reads: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
         self.stack_urn = ""
 
@@ -203,6 +207,30 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 inputs=struct_to_dict(request.object),
+                outputs=struct_to_dict(response.object),
+            )
+        )
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().ReadResource(request)
+        self.reads.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=True,
+                provider=request.provider.rsplit("::", 1)[0],
+                dependencies=sorted(set(request.dependencies)),
+                depends_on=[],
+                protect=False,
+                retain_on_delete=False,
+                ignore_changes=[],
+                delete_before_replace=False,
+                additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                inputs=struct_to_dict(request.properties),
+                outputs=struct_to_dict(response.properties),
             )
         )
         return response
@@ -220,6 +248,10 @@ class StackRun:
     stack: str
     registrations: list[Registration]
     outputs: dict[str, Any]
+    # Values of the config keys that are secret, so the safety rules can look for leaks.
+    secret_config: list[str] = field(default_factory=lambda: [])
+    # Resources read rather than owned (stack references), which the document leaves out.
+    reads: list[Registration] = field(default_factory=lambda: [])
 
 
 def run_program(
@@ -262,4 +294,7 @@ def run_program(
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return StackRun(stack, monitor.registrations, monitor.stack_outputs)
+    secret_config = sorted({config[key] for key in secret_keys if key in config})
+    return StackRun(
+        stack, monitor.registrations, monitor.stack_outputs, secret_config, monitor.reads
+    )
