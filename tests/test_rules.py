@@ -16,6 +16,7 @@ from policy.data_rules import generated_secrets
 from policy.resources import SECRET_SIGNATURE, SIGNATURE_KEY, Context, Resource
 from policy.rules import RULES, check_stack, declared_mounts
 from render.document import Rendered
+from render.engine import ROOT
 from render.safety import catalogue_mounts, check_rendered
 
 STACK = "urn:pulumi:kscloud1::kitestacks"
@@ -63,6 +64,11 @@ def test_rule_has_check_and_reason(rule: Any) -> None:
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.id)
     assert rule.check is not None or rule.stack_check is not None
     assert rule.reason.endswith(".")
+
+
+def test_safety_doc_lists_every_rule() -> None:
+    text = (ROOT / "docs" / "safety.md").read_text()
+    assert [rule.id for rule in RULES if f"| `{rule.id}` |" not in text] == []
 
 
 def test_secret_marker_matches_pulumi() -> None:
