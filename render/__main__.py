@@ -66,6 +66,16 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 Baselines = dict[str, tuple[Path, dict[str, Any]]]
+# Keys of each resource that the diff reads.
+RESOURCE_KEYS = {"urn", "type", "provider", "options", "inputs"}
+
+
+def is_render_document(document: dict[str, Any]) -> bool:
+    """Return whether a parsed file has the resources of a `--json` render."""
+    resources = document.get("resources")
+    return isinstance(resources, list) and all(
+        isinstance(item, dict) and set(item) >= RESOURCE_KEYS for item in resources
+    )
 
 
 def read_baselines(directory: Path, stacks: list[str]) -> Baselines | str:
@@ -81,6 +91,8 @@ def read_baselines(directory: Path, stacks: list[str]) -> Baselines | str:
             return f"{path} is not a render document ({error}); write it again with --json"
         if not isinstance(document, dict) or document.get("stack") != stack:
             return f"{path} is not the render of stack {stack}; write it again with --json"
+        if not is_render_document(document):
+            return f"{path} lacks the resources of a render; write it again with --json"
         baselines[stack] = (path, document)
     return baselines
 

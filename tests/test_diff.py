@@ -218,6 +218,13 @@ def test_cli_diff_other_stack_file_exits_two(
     assert cli.main(["monk", "--diff", str(tmp_path)]) == cli.EXIT_USAGE
 
 
+def test_cli_diff_file_without_resources_exits_two(
+    offline_cli: dict[str, Rendered], tmp_path: Path
+) -> None:
+    (tmp_path / "monk.json").write_text(json.dumps({"stack": "monk", "resources": [{}]}))
+    assert cli.main(["monk", "--diff", str(tmp_path)]) == cli.EXIT_USAGE
+
+
 def test_cli_unknown_stack_exits_two(offline_cli: dict[str, Rendered]) -> None:
     assert cli.main(["kscloud2"]) == cli.EXIT_USAGE
 

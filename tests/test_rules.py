@@ -13,7 +13,7 @@ from pulumi.runtime import rpc
 from config.refs import CATALOGUE_PATH
 from policy import resources as kinds
 from policy.data_rules import generated_secrets
-from policy.resources import SECRET_SIGNATURE, SIGNATURE_KEY, Context, Resource
+from policy.resources import SECRET_SIGNATURE, SIGNATURE_KEY, STATEFUL_TYPES, Context, Resource
 from policy.rules import RULES, check_stack, declared_mounts
 from render.document import Rendered
 from render.engine import ROOT
@@ -515,3 +515,23 @@ def test_render_breaks_no_rule(rendered: dict[str, Rendered], stack: str) -> Non
         violation.line(stack) for violation in check_rendered(rendered[stack], catalogue_mounts())
     ]
     assert lines == []
+
+
+@pytest.mark.parametrize("stack", ["kscloud1", "monk"])
+def test_stateful_resources_are_kept(rendered: dict[str, Rendered], stack: str) -> None:
+    stateful = [
+        item for item in rendered[stack].document["resources"] if item["type"] in STATEFUL_TYPES
+    ]
+    assert stateful != []
+    assert [item["name"] for item in stateful if not item["options"]["protect"]] == []
+    assert [item["name"] for item in stateful if not item["options"]["retainOnDelete"]] == []
+
+
+def test_server_ignores_user_data_and_keys(rendered: dict[str, Rendered]) -> None:
+    servers = [
+        item
+        for item in rendered["kscloud1"].document["resources"]
+        if item["type"] == kinds.HCLOUD_SERVER
+    ]
+    assert len(servers) == 1
+    assert {"userData", "sshKeys"} <= set(servers[0]["options"]["ignoreChanges"])

@@ -23,7 +23,7 @@ STACKS = ("kscloud1", "monk")
 
 @pytest.fixture(scope="module")
 def secrets(rendered: dict[str, Rendered]) -> dict[str, frozenset[str]]:
-    """Return the secret values each stack knows; monk also gets kscloud1's."""
+    """Return the secret values of each stack; monk's include kscloud1's, which it reads."""
     upstream = secret_values(rendered["kscloud1"])
     return {
         "kscloud1": upstream,
