@@ -12,9 +12,14 @@ from collections import defaultdict
 from config import cloudflare_rules, refs
 from config.cloud_init import check_cloud_hosts
 from config.edge_plan import plan_edge
-from config.model import IDENTITY_PLACEHOLDER, Model, Service
+from config.model import IDENTITY_PLACEHOLDER, Model, Service, qualified_hostname
 from config.tailnet_policy import check_tailnet
-from config.topology import Topology
+from config.topology import (
+    CONNECTOR_SERVICE,
+    IDENTITY_SERVICE,
+    SCRAPER_SERVICE,
+    Topology,
+)
 
 
 def check_model(model: Model) -> list[str]:
@@ -26,11 +31,17 @@ def check_model(model: Model) -> list[str]:
     problems += check_cycles(model)
     problems += check_tailnet(model)
     problems += check_cloud_hosts(model)
+    problems += check_serving(model)
     return problems
 
 
 def known_hosts(model: Model) -> str:
     return ", ".join(model.catalogue.hosts)
+
+
+def name_a_service(model: Model) -> str:
+    """Return the fix for a reference to an unknown service."""
+    return f"name one of the {len(model.catalogue.services)} services under `services`"
 
 
 def check_hosts(model: Model) -> list[str]:
@@ -40,7 +51,7 @@ def check_hosts(model: Model) -> list[str]:
     problems: list[str] = []
     if site.stack not in hosts:
         problems.append(
-            f"stack '{site.stack}': no host of that name; name the stack after a host "
+            f"stack: no host is named '{site.stack}'; name the stack after a host "
             f"({known_hosts(model)})"
         )
     if site.identity_host not in hosts:
@@ -111,12 +122,12 @@ def check_reference(
     if kind not in refs.KINDS:
         return f"unknown reference kind '{kind}' in {reference}; use one of {', '.join(refs.KINDS)}"
     if refs.KINDS[kind] and not argument:
-        return f"{reference} needs an argument, as in ${{{kind}:NAME}}"
+        return f"{reference} needs an argument; write ${{{kind}:NAME}}"
     if kind == "secret":
         owner, _, secret = argument.rpartition(".")
         owner = owner or name
         if owner not in services:
-            return f"{reference} names unknown service '{owner}'"
+            return f"{reference} names unknown service '{owner}'; {name_a_service(model)}"
         if secret not in services[owner].secrets:
             return (
                 f"{reference}: service '{owner}' declares no secret '{secret}'; "
@@ -129,19 +140,23 @@ def check_reference(
             )
     elif kind in ("host", "port", "url"):
         if argument not in services:
-            return f"{reference} names unknown service '{argument}'"
+            return f"{reference} names unknown service '{argument}'; {name_a_service(model)}"
         target = services[argument]
         if kind in ("host", "port") and target.port is None:
-            return f"{reference}: service '{argument}' declares no port"
+            return f"{reference}: service '{argument}' declares no port; add `port` to it"
         if kind == "host" and argument == name:
             return f"{reference} refers to the service itself; use localhost"
         if kind == "url" and target.public is None:
-            return f"{reference}: service '{argument}' has no public hostname"
+            return (
+                f"{reference}: service '{argument}' has no public hostname; add "
+                f"`public.hostname` to it, or use ${{host:{argument}}} for a private address"
+            )
         if kind in ("host", "port"):
             return check_reachable(model, name, argument, reference)
     elif kind == "tunnel":
         if argument != "token":
-            return f"{reference}: the only tunnel reference is ${{tunnel:token}}"
+            return f"{reference}: unknown tunnel reference; write ${{tunnel:token}}"
+        return check_tunnel_token(model, name, reference)
     elif kind == "sso":
         if argument not in refs.SSO_FIELDS:
             return f"{reference}: use one of {', '.join(refs.SSO_FIELDS)}"
@@ -161,7 +176,7 @@ def check_reachable(
     source_hosts = model.service_hosts(source)
     target_hosts = model.service_hosts(target)
     for host in source_hosts:
-        # An unknown host is reported once by check_hosts.
+        # An unknown host is reported once, by check_hosts.
         if host in target_hosts or host not in model.catalogue.hosts:
             continue
         if len(target_hosts) != 1:
@@ -172,18 +187,53 @@ def check_reachable(
     return None
 
 
+def check_tunnel_token(model: Model, name: str, reference: refs.Reference) -> str | None:
+    """Check that every host of a service reading the tunnel token runs a connector."""
+    services = model.catalogue.services
+    if CONNECTOR_SERVICE not in services:
+        return None
+    connectors = model.service_hosts(CONNECTOR_SERVICE)
+    for host in model.service_hosts(name):
+        if host not in connectors and host in model.catalogue.hosts:
+            return (
+                f"{reference}: {host} runs no {CONNECTOR_SERVICE}, so it has no tunnel token; "
+                f"run {name} only where {CONNECTOR_SERVICE} runs"
+            )
+    return None
+
+
 def check_hostnames(model: Model) -> list[str]:
-    """Check that public hostnames are unique."""
+    """Check that public hostnames are unique and lie directly under the zone.
+
+    Cloudflare's Universal SSL certificate covers the zone and its first-level
+    subdomains only, so `a.b.kitestacks.com` would fail TLS at the edge.
+    """
+    domain = model.site.domain
     owners: dict[str, list[str]] = defaultdict(list)
-    for name, service in model.catalogue.services.items():
-        if service.public is not None:
-            owners[service.public.hostname].append(name)
     problems: list[str] = []
-    for hostname, names in sorted(owners.items()):
-        if len(names) > 1:
-            fqdn = f"{hostname}.{model.site.domain}"
+    for name, service in model.catalogue.services.items():
+        if service.public is None:
+            continue
+        hostname = service.public.hostname
+        fqdn = qualified_hostname(hostname, domain)
+        if "." in hostname and not hostname.endswith(f".{domain}"):
             problems.append(
-                f"services.{names[1]}.public.hostname: '{hostname}' ({fqdn}) is already "
+                f"services.{name}.public.hostname: '{hostname}' is outside the zone {domain}; "
+                f"use a name under it, such as {hostname.split('.')[0]}"
+            )
+        elif fqdn.count(".") != domain.count(".") + 1:
+            label = "-".join(fqdn.removesuffix(f".{domain}").split("."))
+            problems.append(
+                f"services.{name}.public.hostname: '{hostname}' is more than one level below "
+                f"{domain}, which Cloudflare's Universal SSL certificate does not cover; "
+                f"use a single label such as {label}"
+            )
+        else:
+            owners[fqdn].append(name)
+    for fqdn, names in sorted(owners.items()):
+        if len(names) > 1:
+            problems.append(
+                f"services.{names[1]}.public.hostname: {fqdn} is already "
                 f"used by {names[0]}; choose another hostname"
             )
     for name, service in model.catalogue.services.items():
@@ -256,3 +306,94 @@ def check_cycles(model: Model) -> list[str]:
 def check_edge(topology: Topology) -> list[str]:
     """Check the Cloudflare edge of the configured ingress mode against Cloudflare's rules."""
     return cloudflare_rules.check(plan_edge(topology).edge())
+
+
+def check_serving(model: Model) -> list[str]:
+    """Check that every public service can be served in the chosen ingress mode.
+
+    The topology skips a public service that has no port. It also needs the
+    tunnel connector, and the identity provider and Prometheus wherever a
+    service refers to them, so a catalogue without them would crash the program.
+    """
+    services = model.catalogue.services
+    problems: list[str] = []
+    if CONNECTOR_SERVICE not in services:
+        problems.append(
+            f"services.{CONNECTOR_SERVICE}: missing; the tunnel needs a connector, add a "
+            f"{CONNECTOR_SERVICE} service on every host that should receive traffic"
+        )
+    for name, service in services.items():
+        if service.public is not None and service.port is None:
+            problems.append(
+                f"services.{name}.public: a public service needs `port`, the port its app "
+                "listens on; set `port` or remove `public`"
+            )
+        problems += check_replicas(model, name)
+    problems += check_identity_provider(model)
+    for name, service in services.items():
+        for path, spec in service.files.items():
+            if spec.generator == "grafana-datasources" and (
+                SCRAPER_SERVICE not in services or services[SCRAPER_SERVICE].port is None
+            ):
+                problems.append(
+                    f"services.{name}.files.{path}.generator: grafana-datasources points "
+                    f"Grafana at {SCRAPER_SERVICE}, which is not declared with a port; "
+                    f"add the {SCRAPER_SERVICE} service or remove this file"
+                )
+    return problems
+
+
+def check_replicas(model: Model, name: str) -> list[str]:
+    """Check that the sharing policy of a public service fits where its copies run.
+
+    `failover` needs a second copy to fail over to. In load_balancer mode each
+    host's copy is reached only through that host's own tunnel, so a host with
+    a copy but no connector leaves that copy unreachable.
+    """
+    service = model.catalogue.services[name]
+    if service.public is None:
+        return []
+    hosts = model.service_hosts(name)
+    problems: list[str] = []
+    if service.public.policy == "failover" and len(hosts) < 2:
+        problems.append(
+            f"services.{name}.public.policy: failover needs copies on two hosts, but {name} "
+            f"runs on {', '.join(hosts)} only; add a second host or use spread"
+        )
+    if model.site.ingress_mode != "load_balancer":
+        return problems
+    services = model.catalogue.services
+    connectors = model.service_hosts(CONNECTOR_SERVICE) if CONNECTOR_SERVICE in services else ()
+    for index, host in enumerate(hosts):
+        if host not in connectors and host in model.catalogue.hosts:
+            problems.append(
+                f"services.{name}.hosts[{index}]: load_balancer mode reaches each copy of a "
+                f"public service through its host's own tunnel, but {host} runs no "
+                f"{CONNECTOR_SERVICE}; add {host} to services.{CONNECTOR_SERVICE}.hosts or "
+                f"remove it here"
+            )
+    return problems
+
+
+def check_identity_provider(model: Model) -> list[str]:
+    """Check that single sign-on has an identity provider with a public hostname."""
+    services = model.catalogue.services
+    users = [
+        name
+        for name, service in services.items()
+        if (service.sso is not None and service.sso.mode != "public")
+        or any(
+            reference.kind == "sso"
+            for _, value in service_values(service)
+            for reference in refs.references(value)
+        )
+    ]
+    if not users:
+        return []
+    identity = services.get(IDENTITY_SERVICE)
+    if identity is not None and identity.public is not None:
+        return []
+    return [
+        f"services.{users[0]}.sso: single sign-on needs {IDENTITY_SERVICE} with a public "
+        f"hostname, which is missing; declare {IDENTITY_SERVICE} with `public.hostname`"
+    ]

@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from config import refs
 from config.checks import check_edge, check_model, check_ports, service_values
 from config.model import Catalogue, Model, Site
-from config.refs import CATALOGUE_PATH
 from config.topology import derive
 
 # Pulumi config keys (without the project namespace) and the Site field each sets.
@@ -41,8 +41,9 @@ class ConfigError(Exception):
     """A bad config, with one message per problem."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        # One line per problem, even when a value quoted in a message has a line break.
+        self.problems = [problem.replace("\n", "\\n") for problem in problems]
+        super().__init__("\n".join(self.problems))
 
     def __str__(self) -> str:
         count = len(self.problems)
@@ -64,8 +65,76 @@ def format_location(location: tuple[int | str, ...]) -> str:
     return text
 
 
+def describe_value(value: Any) -> str:
+    """Return a value as a problem message quotes it: text in quotes, numbers as they are."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value) if isinstance(value, bool | int | float) or value is None else "it"
+
+
+def describe_kind(value: Any) -> str:
+    """Return the YAML kind of a value, for "expected a list, got a mapping" messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else "a value"
+
+
+def describe_error(item: ErrorDetails) -> str:
+    """Return `what is wrong; how to fix it` for one pydantic error.
+
+    Pydantic's own messages name the problem but not the fix, so the common
+    error types get a message with a fix. Validators in config/model.py
+    raise ValueErrors whose text already has both.
+    """
+    kind = item["type"]
+    value = item["input"]
+    context: dict[str, Any] = dict(item.get("ctx") or {})
+    quoted = describe_value(value)
+    if kind == "value_error":
+        return item["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown key; remove it or check its spelling"
+    if kind == "missing":
+        return "missing required key; add it"
+    if kind in ("less_than_equal", "less_than"):
+        limit = context.get("le", context.get("lt"))
+        return f"{quoted} is above the maximum {limit}; use a smaller value"
+    if kind in ("greater_than_equal", "greater_than"):
+        limit = context.get("ge", context.get("gt"))
+        return f"{quoted} is below the minimum {limit}; use a larger value"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{quoted} is not a whole number; write an integer such as 8080"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{quoted} is not a boolean; write true or false"
+    if kind == "string_type":
+        return f"expected text, got {describe_kind(value)}; quote the value"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list, got {describe_kind(value)}; write a YAML list such as [a, b]"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping, got {describe_kind(value)}; write `key: value` entries"
+    if kind == "too_short":
+        return f"needs at least {context.get('min_length')} item(s); add the missing ones"
+    if kind == "string_too_short":
+        return "must not be empty; set a value"
+    if kind == "string_pattern_mismatch":
+        return f"{quoted} does not match the pattern {context.get('pattern')}; change it to match"
+    if kind == "literal_error":
+        return f"invalid value {quoted}; use {context.get('expected')}"
+    if kind in ("ip_v4_address", "ip_any_address"):
+        return f"{quoted} is not an IPv4 address; write one such as 100.101.10.10"
+    return f"{item['msg']}; fix the value"
+
+
 def describe_errors(error: ValidationError, prefix: str, names: Mapping[str, str]) -> list[str]:
-    """Turn pydantic errors into `key: problem` lines, with config key names restored."""
+    """Turn pydantic errors into `key: problem; fix` lines, with config key names restored."""
     problems: list[str] = []
     for item in error.errors():
         location = tuple(item["loc"])
@@ -73,12 +142,7 @@ def describe_errors(error: ValidationError, prefix: str, names: Mapping[str, str
             location = (names[location[0]], *location[1:])
         path = format_location(location)
         key = f"{prefix}{path}" if prefix and path else prefix.rstrip(".") or path
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling"
-        elif item["type"] == "missing":
-            message = "missing required key; add it"
-        problems.append(f"{key}: {message}")
+        problems.append(f"{key}: {describe_error(item)}")
     return problems
 
 
@@ -112,14 +176,48 @@ def load_site(project: str, stack: str, config: Mapping[str, str]) -> tuple[Site
         return None, problems + describe_errors(error, "", names)
 
 
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A mapping that names the same key twice; YAML loaders keep the last silently."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects duplicate keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key: Any = self.construct_object(key_node, deep=deep)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if key in seen:
+                raise DuplicateKeyError(
+                    problem=f"duplicate key '{key}'", problem_mark=key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def describe_yaml_error(error: yaml.YAMLError, source: str) -> str:
+    """Return one problem line for a YAML syntax error, with its line and column."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        if isinstance(error, DuplicateKeyError):
+            return f"{source}: {error.problem} at {where}; remove or rename one of them"
+        return f"{source}: invalid YAML at {where}: {error.problem}; fix the syntax"
+    return f"{source}: invalid YAML ({' '.join(str(error).split())}); fix the syntax"
+
+
 def load_catalogue(text: str, source: str) -> tuple[Catalogue | None, list[str]]:
     """Parse and validate the catalogue YAML."""
     try:
-        data = yaml.safe_load(text)
+        # UniqueKeyLoader is a SafeLoader, so the text cannot construct Python objects.
+        data = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as error:
-        return None, [f"{source}: invalid YAML ({error}); fix the syntax"]
+        return None, [describe_yaml_error(error, source)]
     if not isinstance(data, dict):
-        return None, [f"{source}: expected a mapping with `hosts` and `services`"]
+        return None, [
+            f"{source}: expected a mapping with `hosts` and `services`, got "
+            f"{describe_kind(data)}; write `hosts:` and `services:` at the top level"
+        ]
     try:
         return Catalogue.model_validate(data), []
     except ValidationError as error:
@@ -162,11 +260,22 @@ def load(
     `config` maps `project:key` to the values that are set; for secrets, only
     whether they are set matters.
     """
-    text = catalogue_text if catalogue_text is not None else CATALOGUE_PATH.read_text()
+    if catalogue_text is None:
+        path = refs.catalogue_path()
+        if not path.is_file():
+            raise ConfigError(
+                [
+                    f"{path}: catalogue file not found; set {refs.CATALOGUE_VARIABLE} to an "
+                    "existing file, or unset it to use config/catalogue.yaml"
+                ]
+            )
+        catalogue_text = path.read_text()
+    text = catalogue_text
     site, problems = load_site(project, stack, config)
     catalogue, catalogue_problems = load_catalogue(text, "catalogue")
     problems += catalogue_problems
-    if site is None or catalogue is None:
+    # Cross-key checks on a partly parsed site would repeat the same problem.
+    if site is None or catalogue is None or problems:
         raise ConfigError(problems)
     model = Model(site=site, catalogue=catalogue)
     problems += check_model(model)

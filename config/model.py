@@ -24,6 +24,9 @@ IMAGE_REFERENCE = re.compile(
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@sha256:[a-f0-9]{64})?$"
 )
 
+# Docker's rule for volume names (the daemon rejects any other name).
+DOCKER_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]+$")
+
 # Tailscale assigns device addresses from the CGNAT range 100.64.0.0/10.
 TAILNET_RANGE = ipaddress.ip_network("100.64.0.0/10")
 
@@ -73,7 +76,9 @@ class Host(Strict):
     @model_validator(mode="after")
     def _server_matches_provider(self) -> Host:
         if self.provider == "hetzner" and self.server is None:
-            raise ValueError("a hetzner host needs a `server` block (server_type, location)")
+            raise ValueError(
+                "a hetzner host needs a `server` block; add one with server_type and location"
+            )
         if self.provider == "home" and self.server is not None:
             raise ValueError("a home host has no `server` block; remove it")
         return self
@@ -109,11 +114,13 @@ class Public(Strict):
 
     @field_validator("hostname")
     @classmethod
-    def _is_label(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
+    def _is_hostname(cls, value: str) -> str:
+        # A label (`wiki`) or a full name (`wiki.kitestacks.com`); checks.py
+        # checks that a full name lies directly under the zone.
+        if not all(DNS_LABEL.match(label) for label in value.split(".")):
             raise ValueError(
-                f"'{value}' is not a DNS label; use lowercase letters, digits and "
-                "inner hyphens, without the domain (for example `wiki`)"
+                f"'{value}' is not a DNS name; use lowercase letters, digits and "
+                "inner hyphens, for example `wiki`"
             )
         return value
 
@@ -145,11 +152,18 @@ class Sso(Strict):
     @model_validator(mode="after")
     def _callback_for_oidc(self) -> Sso:
         if self.mode == "oidc" and self.callback is None:
-            raise ValueError("an oidc app needs `callback`, the redirect path of the app")
+            raise ValueError(
+                "an oidc app needs `callback`; set it to the app's redirect path, "
+                "such as /oauth/callback"
+            )
         if self.mode != "oidc" and self.callback is not None:
-            raise ValueError(f"`callback` applies to oidc apps only, not to mode {self.mode}")
+            raise ValueError(
+                f"`callback` applies to oidc apps only, not to mode {self.mode}; remove it"
+            )
         if self.mode != "oidc" and self.setup is not None:
-            raise ValueError(f"`setup` applies to oidc apps only, not to mode {self.mode}")
+            raise ValueError(
+                f"`setup` applies to oidc apps only, not to mode {self.mode}; remove it"
+            )
         return self
 
 
@@ -172,7 +186,9 @@ class Healthcheck(Strict):
     @classmethod
     def _docker_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if value[0] not in ("CMD", "CMD-SHELL"):
-            raise ValueError("the first element must be CMD or CMD-SHELL")
+            raise ValueError(
+                f"'{value[0]}' is neither CMD nor CMD-SHELL; start the test with one of them"
+            )
         return value
 
 
@@ -194,7 +210,10 @@ class GeneratedFile(Strict):
     @model_validator(mode="after")
     def _exactly_one_source(self) -> GeneratedFile:
         if (self.template is None) == (self.generator is None):
-            raise ValueError("set exactly one of `template` and `generator`")
+            raise ValueError(
+                "a file needs one source, not two or none; set exactly one of `template` "
+                "and `generator`"
+            )
         return self
 
 
@@ -241,7 +260,10 @@ class Service(Strict):
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                raise ValueError(f"'{name}' is not a valid environment variable name")
+                raise ValueError(
+                    f"'{name}' is not a valid environment variable name; use letters, "
+                    "digits and `_`, not starting with a digit"
+                )
         return value
 
     @field_validator("secrets")
@@ -249,7 +271,10 @@ class Service(Strict):
     def _secret_names(cls, value: dict[str, SecretSpec]) -> dict[str, SecretSpec]:
         for name in value:
             if not re.match(r"^[a-z][a-z0-9_]*$", name):
-                raise ValueError(f"secret name '{name}' must be lowercase snake_case")
+                raise ValueError(
+                    f"'{name}' is not a valid secret name; use lowercase snake_case "
+                    "such as admin_password"
+                )
         return value
 
     @field_validator("volumes", "mounts", "files")
@@ -258,8 +283,39 @@ class Service(Strict):
         for key, target in value.items():
             path = target if isinstance(target, str) else key
             if not path.startswith("/"):
-                raise ValueError(f"'{path}' must be an absolute path inside the container")
+                raise ValueError(
+                    f"'{path}' is not an absolute path; write the path inside the "
+                    "container, starting with /"
+                )
         return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _volume_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not DOCKER_VOLUME_NAME.match(name):
+                raise ValueError(
+                    f"'{name}' is not a Docker volume name; use letters, digits, `_`, `.` "
+                    "and `-`, starting with a letter or digit"
+                )
+        return value
+
+    @field_validator("mounts")
+    @classmethod
+    def _absolute_sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for source in value:
+            if not source.startswith("/"):
+                raise ValueError(
+                    f"'{source}' is not an absolute path; write the path on the host, "
+                    "starting with /"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _host_port_needs_port(self) -> Service:
+        if self.host_port is not None and self.port is None:
+            raise ValueError("`host_port` publishes `port`, which is not set; set `port`")
+        return self
 
     @property
     def published_port(self) -> int | None:
@@ -299,6 +355,11 @@ class Site(Strict):
         if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
             raise ValueError(f"'{value}' is not a domain name; set a zone such as kitestacks.com")
         return value
+
+
+def qualified_hostname(hostname: str, domain: str) -> str:
+    """Return the full public name of a `public.hostname`, which may omit the domain."""
+    return hostname if hostname.endswith(f".{domain}") else f"{hostname}.{domain}"
 
 
 class Model(Strict):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-# KITESTACKS_CATALOGUE names another catalogue file, for example a generated
-# one that the benchmark renders; it is read once, when this module is imported.
-CATALOGUE_PATH = Path(
-    os.environ.get("KITESTACKS_CATALOGUE") or Path(__file__).with_name("catalogue.yaml")
-)
+import yaml
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+# Environment variable that points the program, the renderer and the policy
+# pack at another catalogue file, for tests and for trying out a change.
+CATALOGUE_VARIABLE = "KITESTACKS_CATALOGUE"
 REFERENCE = re.compile(r"\$\{(?P<kind>[a-z]+)(?::(?P<argument>[^}]*))?\}")
 
 # Reference kinds and whether each takes an argument.
@@ -64,14 +67,45 @@ def unterminated(value: str) -> bool:
     return "${" in REFERENCE.sub("", value)
 
 
+def catalogue_path() -> Path:
+    """Return the catalogue file: $KITESTACKS_CATALOGUE when set, else config/catalogue.yaml."""
+    override = os.environ.get(CATALOGUE_VARIABLE)
+    return Path(override) if override else CATALOGUE_PATH
+
+
 def config_keys(catalogue_text: str | None = None) -> list[str]:
-    """Return every key named by a `${config:KEY}` reference in the catalogue text."""
+    """Return every key named by a `${config:KEY}` reference in the catalogue's values.
+
+    Comments are not values: the catalogue's header documents `${config:KEY}`
+    itself. A catalogue that is not valid YAML names no keys, and load()
+    reports its syntax error.
+    """
     if catalogue_text is None:
-        catalogue_text = CATALOGUE_PATH.read_text()
+        catalogue_text = catalogue_path().read_text()
+    # libyaml's loader, where PyYAML has it, parses several times faster, which
+    # matters because the program and the renderer call this for every stack.
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data: Any = yaml.load(catalogue_text, Loader=loader)
+    except yaml.YAMLError:
+        return []
     return sorted(
         {
-            match.group("argument")
-            for match in REFERENCE.finditer(catalogue_text)
-            if match.group("kind") == "config" and match.group("argument")
+            reference.argument
+            for value in strings_in(data)
+            for reference in references(value)
+            if reference.kind == "config" and reference.argument
         }
     )
+
+
+def strings_in(data: Any) -> Iterator[str]:
+    """Yield every string inside parsed YAML data."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for item in cast("dict[Any, Any]", data).values():
+            yield from strings_in(item)
+    elif isinstance(data, list):
+        for item in cast("list[Any]", data):
+            yield from strings_in(item)

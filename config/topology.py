@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from config import refs
-from config.model import Model, OriginOptions, Service
+from config.model import Model, OriginOptions, Service, qualified_hostname
 
 ADMINS = "admins"
 SSH_PORT = 22
@@ -134,7 +134,7 @@ class Topology:
     def fqdn(self, service: str) -> str:
         public = self.service(service).public
         assert public is not None, f"{service} has no public hostname"
-        return f"{public.hostname}.{self.domain}"
+        return qualified_hostname(public.hostname, self.domain)
 
     def url(self, service: str) -> str:
         return f"https://{self.fqdn(service)}"

@@ -1,25 +1,44 @@
-"""Command line of the offline renderer: `python -m render [STACK ...] [--json DIR]`."""
+"""Command line of the offline renderer: `python -m render [STACK ...] [--json DIR] [--diff DIR]`.
+
+Exit codes: 0 when no rule is broken and, with --diff, nothing changed. 1 for
+rule violations or a config error. 2 for a usage error, such as an unknown
+stack or a missing or unreadable DIR/<stack>.json. 3 when --diff found changes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pulumi.errors import RunError
 
 from render import render_stacks
+from render.diff import compare, report_lines
 from render.document import summary_line, tree_lines
 from render.engine import ROOT
+from render.safety import catalogue_mounts, check_rendered
 from render.stackconfig import stack_names
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CHANGED = 3
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m render",
         description=(
-            "Run the real Pulumi program for each stack under a recording mock engine "
-            "and show its desired state, with no Pulumi CLI, credential or network."
+            "Run the real Pulumi program for each stack under a recording mock engine, "
+            "check the safety rules and show its desired state, with no Pulumi CLI, "
+            "credential or network."
+        ),
+        epilog=(
+            "exit codes: 0 no rule broken and no change, 1 rule violations or config "
+            "errors, 2 usage errors, 3 --diff found changes"
         ),
     )
     parser.add_argument(
@@ -34,7 +53,48 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         metavar="DIR",
         help="also write DIR/<stack>.json: the sorted desired state with secrets redacted",
     )
+    parser.add_argument(
+        "--diff",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "compare with DIR/<stack>.json written earlier by --json, and list what would "
+            "be created, changed and deleted; read before --json writes"
+        ),
+    )
     return parser.parse_args(argv)
+
+
+Baselines = dict[str, tuple[Path, dict[str, Any]]]
+# Keys of each resource that the diff reads.
+RESOURCE_KEYS = {"urn", "type", "provider", "options", "inputs"}
+
+
+def is_render_document(document: dict[str, Any]) -> bool:
+    """Return whether a parsed file has the resources of a `--json` render."""
+    resources = document.get("resources")
+    return isinstance(resources, list) and all(
+        isinstance(item, dict) and set(item) >= RESOURCE_KEYS for item in resources
+    )
+
+
+def read_baselines(directory: Path, stacks: list[str]) -> Baselines | str:
+    """Return the earlier file and document of each stack, or the usage error that prevents it."""
+    baselines: Baselines = {}
+    for stack in stacks:
+        path = directory / f"{stack}.json"
+        if not path.is_file():
+            return f"{path} not found; write it first with `python -m render --json {directory}`"
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            return f"{path} is not a render document ({error}); write it again with --json"
+        if not isinstance(document, dict) or document.get("stack") != stack:
+            return f"{path} is not the render of stack {stack}; write it again with --json"
+        if not is_render_document(document):
+            return f"{path} lacks the resources of a render; write it again with --json"
+        baselines[stack] = (path, document)
+    return baselines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,12 +106,22 @@ def main(argv: list[str] | None = None) -> int:
             f"error: unknown stack {', '.join(unknown)}; known stacks are {', '.join(known)}",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
+
+    requested = arguments.stacks or known
+    baselines: Baselines = {}
+    if arguments.diff is not None:
+        found = read_baselines(arguments.diff, requested)
+        if isinstance(found, str):
+            print(f"error: {found}", file=sys.stderr)
+            return EXIT_USAGE
+        baselines = found
+
     try:
         rendered = render_stacks(arguments.stacks or None)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
     for result in rendered.values():
         print("\n".join(tree_lines(result)))
@@ -59,12 +129,33 @@ def main(argv: list[str] | None = None) -> int:
     for result in rendered.values():
         print(summary_line(result))
 
+    mounts = catalogue_mounts()
+    violations = [
+        violation.line(stack)
+        for stack, result in rendered.items()
+        for violation in check_rendered(result, mounts)
+    ]
+    for line in violations:
+        print(line)
+    if violations:
+        print(f"{len(violations)} rule violations; see docs/safety.md for each rule")
+
+    changed = False
+    for stack, (path, baseline) in baselines.items():
+        difference = compare(baseline, rendered[stack].document)
+        print()
+        print("\n".join(report_lines(difference, str(path))))
+        changed = changed or difference.has_changes
+
     if arguments.json is not None:
         arguments.json.mkdir(parents=True, exist_ok=True)
         for stack, result in rendered.items():
             (arguments.json / f"{stack}.json").write_text(result.json_text())
         print(f"wrote {', '.join(f'{stack}.json' for stack in rendered)} to {arguments.json}")
-    return 0
+
+    if violations:
+        return EXIT_FAILED
+    return EXIT_CHANGED if changed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -122,6 +122,8 @@ class Registration:
     id: str = ""
     # Former names of the resource (the `aliases` option), as URNs or names.
     aliases: list[str] = field(default_factory=lambda: [])
+    # The fake outputs the mock returned; the safety rules read generated secrets here.
+    outputs: dict[str, Any] = field(default_factory=lambda: {})
 
 
 @dataclass
@@ -227,6 +229,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=struct_to_dict(request.object),
                 id=response.id,
                 aliases=sorted(alias_name(alias) for alias in request.aliases),
+                outputs=struct_to_dict(response.object),
             )
         )
         return response
@@ -250,6 +253,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=False,
                 additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 inputs=struct_to_dict(request.properties),
+                outputs=struct_to_dict(response.properties),
             )
         )
         return response
@@ -270,6 +274,8 @@ class StackRun:
     registrations: list[Registration]
     outputs: dict[str, Any]
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=lambda: {})
+    # Values of the config keys that are secret, so the safety rules can look for leaks.
+    secret_config: list[str] = field(default_factory=lambda: [])
 
 
 def run_program(
@@ -321,4 +327,11 @@ def run_program(
             runtime_settings.outputs.clear()
         asyncio.set_event_loop(None)
         loop.close()
-    return StackRun(stack, monitor.registrations, monitor.stack_outputs, monitor.component_outputs)
+    secret_config = sorted({config[key] for key in secret_keys if key in config})
+    return StackRun(
+        stack,
+        monitor.registrations,
+        monitor.stack_outputs,
+        monitor.component_outputs,
+        secret_config,
+    )

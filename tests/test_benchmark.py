@@ -71,7 +71,7 @@ def test_catalogue_variable_names_file(tmp_path: Path) -> None:
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(REAL))
     result = subprocess.run(
-        [sys.executable, "-c", "from config.refs import CATALOGUE_PATH; print(CATALOGUE_PATH)"],
+        [sys.executable, "-c", "from config.refs import catalogue_path; print(catalogue_path())"],
         cwd=ROOT,
         env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
         capture_output=True,

@@ -430,7 +430,8 @@ def test_load_rejects_unrouted_host() -> None:
     )
     with pytest.raises(ConfigError) as raised:
         load_with(text, mode="load_balancer")
-    assert any(
-        problem.startswith("services.karakeep.hosts: kscloud1 run no cloudflared connector")
-        for problem in raised.value.problems
-    )
+    assert (
+        "services.karakeep.hosts[0]: load_balancer mode reaches each copy of a public service "
+        "through its host's own tunnel, but kscloud1 runs no cloudflared; add kscloud1 to "
+        "services.cloudflared.hosts or remove it here"
+    ) in raised.value.problems
