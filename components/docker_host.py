@@ -76,7 +76,7 @@ class DockerHost(pulumi.ComponentResource):
     def image(self, reference: str) -> docker.RemoteImage:
         """Return the pulled image, shared by every container of this host that uses it."""
         if reference not in self._images:
-            slug = reference.rsplit("/", 1)[-1].replace(":", "-").replace(".", "-")
+            slug = image_slug(reference)
             self._images[reference] = docker.RemoteImage(
                 child(self._name, "image", slug),
                 docker.RemoteImageArgs(name=reference, keep_locally=True),
@@ -93,3 +93,16 @@ class DockerHost(pulumi.ComponentResource):
                 opts=self.child_options(keep=True),
             )
         return self._volumes[name]
+
+
+def image_slug(reference: str) -> str:
+    """Return a resource name part for an image: its path and tag, without the registry.
+
+    The path keeps images apart that share a name and tag under different
+    owners, such as two `server:1.0` images.
+    """
+    path = reference.split("@", 1)[0]
+    first, _, rest = path.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        path = rest
+    return path.replace("/", "-").replace(":", "-").replace(".", "-")

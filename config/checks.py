@@ -73,11 +73,14 @@ def check_hosts(model: Model) -> list[str]:
                     f"services.{name}.hosts[{index}]: unknown host '{host}'; "
                     f"known hosts are {known_hosts(model)}"
                 )
-            if host in seen:
+            # `@identity` names a host too, so compare after resolving it.
+            resolved = site.identity_host if host == IDENTITY_PLACEHOLDER else host
+            if resolved in seen:
+                shown = host if host == resolved else f"{host} ({resolved})"
                 problems.append(
-                    f"services.{name}.hosts[{index}]: '{host}' is listed twice; remove one"
+                    f"services.{name}.hosts[{index}]: '{shown}' is listed twice; remove one"
                 )
-            seen.add(host)
+            seen.add(resolved)
     return problems
 
 

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from components.cloud_server import CloudServer
-from components.docker_host import DockerHost
+from components.docker_host import DockerHost, image_slug
 from components.edge import Edge
 from components.secrets import GeneratedSecrets
 from components.service import Service
@@ -175,3 +175,14 @@ def test_cloud_server_protected(topology: Topology) -> None:
     assert server.inputs["deleteProtection"] is True
     assert server.inputs["rebuildProtection"] is True
     assert is_secret(server.inputs["userData"])
+
+
+def test_image_slug_keeps_owner() -> None:
+    assert image_slug("ghcr.io/goauthentik/server:2025.8.4") == "goauthentik-server-2025-8-4"
+    assert image_slug("docker.io/library/mariadb:11.4.5") == "library-mariadb-11-4-5"
+
+
+def test_image_slugs_differ_by_owner() -> None:
+    first = image_slug("ghcr.io/one/server:1.0")
+    second = image_slug("ghcr.io/two/server:1.0")
+    assert first != second

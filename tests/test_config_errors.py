@@ -157,6 +157,13 @@ def test_rejects_host_listed_twice() -> None:
     ]
 
 
+def test_rejects_identity_placeholder_twice() -> None:
+    # `@identity` is kscloud1 by default, so this names kscloud1 twice.
+    assert problems(set_key("services.authentik-server.hosts", ["kscloud1", "@identity"])) == [
+        "services.authentik-server.hosts[1]: '@identity (kscloud1)' is listed twice; remove one"
+    ]
+
+
 def test_rejects_service_without_hosts() -> None:
     assert problems(set_key("services.kavita.hosts", [])) == [
         "services.kavita.hosts: needs at least 1 item(s); add the missing ones"
