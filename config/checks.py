@@ -173,8 +173,8 @@ def check_reachable(
 ) -> str | None:
     """Check that every host of `source` can reach a copy of `target`.
 
-    A replicated target is reached at the copy on the same host; a target on
-    fewer hosts must then run on exactly one host, so the address is unique.
+    A host that runs a copy of the target reaches that local copy. Any other
+    host needs the target on exactly one host, so that its address is unique.
     """
     source_hosts = model.service_hosts(source)
     target_hosts = model.service_hosts(target)

@@ -239,7 +239,7 @@ def required_secrets(model: Model) -> dict[str, list[str]]:
 
 
 def missing_secrets(model: Model, config: Mapping[str, str]) -> list[str]:
-    """Return a problem for each secret that a service of this stack reads but nobody set."""
+    """Return a problem for each secret that a service of this stack reads but is not set."""
     stack = model.site.stack
     return [
         f"{key}: missing secret, read by {readers[0]}; run "

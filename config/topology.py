@@ -8,7 +8,7 @@ policy and single sign-on with no second edit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from config import refs
@@ -110,7 +110,6 @@ class Topology:
     """Derived facts of one model: placements, routes, flows and SSO clients."""
 
     model: Model
-    problems: list[str] = field(default_factory=lambda: [])
 
     @property
     def domain(self) -> str:
@@ -213,9 +212,9 @@ class Topology:
         """Return the one URL that every connector of a shared tunnel can use.
 
         In replicas mode all connectors share one ingress configuration, so the
-        URL must work on each host: a service that runs on every connector
-        host resolves to the local copy by container name, and any other
-        service is reached at its owner's tailnet address.
+        URL must work on each host. A service that runs on every connector
+        host resolves to the local copy by container name. Any other service
+        is reached at its owner's tailnet address.
         """
         route = self.ingress_route(route)
         if all(host in route.hosts for host in self.connector_hosts):
@@ -487,7 +486,8 @@ class Topology:
         local = host in self.hosts_of(argument)
         if kind == "host":
             return argument if local else self.tailnet_ip(self.hosts_of(argument)[0])
-        assert kind == "port" and target.port is not None
+        assert kind == "port", f"unknown reference kind {kind}"
+        assert target.port is not None, f"{argument} declares no port"
         return str(target.port if local else target.published_port)
 
 

@@ -71,7 +71,7 @@ def struct_to_dict(struct: Any) -> dict[str, Any]:
     """Convert a protobuf Struct to plain data, keeping each secret marker where it is.
 
     The SDK's own deserializer moves the secret marker of a list element up to
-    the whole list; the engine keeps it on the element, and so does the render.
+    the whole list. The engine keeps it on the element, and so does the render.
     Keys that start with "__" are the SDK's internal bookkeeping.
     """
     data: dict[str, Any] = json_format.MessageToDict(struct)
@@ -316,8 +316,8 @@ def run_program(
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runtime_stack.run_in_stack(program or main_program))
     finally:
-        # A failed run leaves outputs pending; they belong to this loop and
-        # must not leak into the next run, which would await them on a closed loop.
+        # A failed run leaves outputs pending on this loop. The next run would
+        # await them after the loop is closed, so they are cancelled here.
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()

@@ -22,7 +22,7 @@ def is_secret(value: Any) -> bool:
 
 
 def mask(value: Any) -> Any:
-    """Return the redacted form of a value the engine holds as secret."""
+    """Return the redacted form of a value that the engine marks secret."""
     if isinstance(value, str):
         unset = sorted({match.group("key") for match in UNSET.finditer(value)})
         marker = f"[secret, unset: {', '.join(unset)}]" if unset else SECRET
@@ -45,7 +45,7 @@ def redact(value: Any) -> Any:
 
 
 def contains_secret(value: Any) -> bool:
-    """Return whether a value holds a secret anywhere inside it."""
+    """Return whether a value contains a secret anywhere inside it."""
     if is_secret(value):
         return True
     if isinstance(value, dict):
