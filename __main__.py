@@ -4,9 +4,10 @@ The stack's name is the host it deploys: `kscloud1` (upstream) or `monk`.
 """
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from components.stacks import deploy
-from config.load import SITE_KEYS, ConfigError, load
+from config.load import SITE_KEYS, ConfigError, load, unknown_keys
 from config.refs import config_keys
 from config.topology import derive
 
@@ -26,9 +27,14 @@ def read_config(project: str, keys: list[str]) -> dict[str, str]:
 
 
 project = pulumi.get_project()
+secret_keys = config_keys()
 config = read_config(project, list(SITE_KEYS))
-config |= {key: "set" for key in read_config(project, config_keys())}
+config |= {key: "set" for key in read_config(project, secret_keys)}
+every_key = sorted({*runtime_config.CONFIG.get(), *runtime_config.get_config_env()})
 try:
+    problems = unknown_keys(project, every_key, secret_keys)
+    if problems:
+        raise ConfigError(problems)
     model = load(project, pulumi.get_stack(), config)
 except ConfigError as error:
     # Stopping here, before any resource is registered, keeps `pulumi up`

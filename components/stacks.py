@@ -9,6 +9,7 @@ reads monk, so there is no cycle.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 import pulumi
 
@@ -19,11 +20,13 @@ from components.secrets import GeneratedSecrets
 from components.service import Service
 from components.tailnet import Tailnet
 from components.values import SecretLookup, secret_from_map
+from config.load import ConfigError, settings_mismatches, shared_settings
 from config.topology import SecretPart, Topology
 
 SECRETS_OUTPUT = "secrets"
 TUNNEL_TOKENS_OUTPUT = "tunnelTokens"
 INGRESS_MODE_OUTPUT = "ingressMode"
+SHARED_SETTINGS_OUTPUT = "sharedSettings"
 
 
 def config_secret(key: str) -> pulumi.Output[str]:
@@ -85,6 +88,7 @@ def deploy_upstream(topology: Topology) -> None:
     pulumi.export(SECRETS_OUTPUT, secrets.values)
     pulumi.export(TUNNEL_TOKENS_OUTPUT, edge.tokens)
     pulumi.export(INGRESS_MODE_OUTPUT, site.ingress_mode)
+    pulumi.export(SHARED_SETTINGS_OUTPUT, shared_settings(site))
     pulumi.export("tunnelId", edge.tunnel.id)
     pulumi.export("tunnelIds", edge.tunnel_ids)
     pulumi.export("serverIpv4", server.server.ipv4_address)
@@ -92,46 +96,46 @@ def deploy_upstream(topology: Topology) -> None:
 
 
 def deploy_downstream(topology: Topology) -> None:
-    """Create a downstream stack (monk) that reads the upstream stack's outputs."""
+    """Create a downstream stack (monk) that reads the upstream stack's outputs.
+
+    The stack first compares its shared settings with the upstream stack's and
+    stops before registering any resource when they differ, so a half-applied
+    mismatch never reaches the hosts.
+    """
+    pulumi.run(lambda: deploy_downstream_checked(topology))
+
+
+async def deploy_downstream_checked(topology: Topology) -> None:
+    """Check the upstream stack's shared settings, then create the downstream stack."""
     model = topology.model
     site = model.site
     host_name = site.stack
     host = model.catalogue.hosts[host_name]
 
     upstream = pulumi.StackReference(site.upstream_stack)
+    details = await upstream.get_output_details(SHARED_SETTINGS_OUTPUT)
+    upstream_settings: Any = details.value
+    settings = cast(
+        "Mapping[str, object] | None",
+        upstream_settings if isinstance(upstream_settings, dict) else None,
+    )
+    problems = settings_mismatches(site, settings)
+    if problems:
+        raise pulumi.RunError(str(ConfigError(problems)))
+
     secrets: pulumi.Output[Mapping[str, str]] = upstream.get_output(SECRETS_OUTPUT)
     tokens: pulumi.Output[Mapping[str, str]] = upstream.get_output(TUNNEL_TOKENS_OUTPUT)
-    upstream_mode: pulumi.Output[str] = upstream.get_output(INGRESS_MODE_OUTPUT)
     docker_host = DockerHost(host_name, host.ssh_user, str(host.tailnet_ip))
 
     def lookup(part: SecretPart) -> pulumi.Output[str]:
         if part.kind == "secret":
             return secret_from_map(secrets, part.key)
         if part.kind == "tunnel":
-            token = secret_from_map(tokens, part.key)
-            checked = pulumi.Output.all(upstream_mode, token).apply(
-                lambda values: same_mode(site.ingress_mode, values[0], values[1])
-            )
-            return pulumi.Output.secret(checked)
+            return secret_from_map(tokens, part.key)
         return config_secret(part.key)
 
     services = deploy_services(topology, host_name, docker_host, lookup)
     pulumi.export("containers", [service.container.name for service in services])
-
-
-def same_mode(mode: str, upstream_mode: str | None, token: str) -> str:
-    """Return the tunnel token, or fail when this stack's ingress mode differs upstream.
-
-    The mode decides which tunnel a host's connector joins and which ports monk
-    publishes on the tailnet, so both stacks must use the same value.
-    """
-    if upstream_mode is not None and upstream_mode != mode:
-        raise ValueError(
-            f"kitestacks:ingressMode is '{mode}' here but '{upstream_mode}' in the upstream "
-            "stack; set the same value on both stacks (or only in Pulumi.yaml) and run "
-            "`pulumi up` on the upstream stack first"
-        )
-    return token
 
 
 def deploy(topology: Topology) -> None:

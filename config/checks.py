@@ -65,6 +65,25 @@ def check_hosts(model: Model) -> list[str]:
             f"hosts.{site.upstream_host}: the upstream stack's host must be declared "
             "with provider hetzner"
         )
+    addresses: dict[str, str] = {}
+    for name, host in hosts.items():
+        owner = addresses.setdefault(str(host.tailnet_ip), name)
+        if owner != name:
+            problems.append(
+                f"hosts.{name}.tailnet_ip: {host.tailnet_ip} is already the address of "
+                f"{owner}; use the address the Tailscale admin console shows for {name}"
+            )
+    if model.is_upstream:
+        for key, value in (
+            ("cloudflareAccountId", site.cloudflare_account_id),
+            ("cloudflareZoneId", site.cloudflare_zone_id),
+        ):
+            if not re.fullmatch(r"[0-9a-f]{32}", value):
+                problems.append(
+                    f"{site.project}:{key}: '{value}' is not a Cloudflare id (32 hexadecimal "
+                    f"characters); copy it from the dashboard's Overview page and run "
+                    f"`pulumi config set {site.project}:{key} <id> --stack {site.stack}`"
+                )
     for name, service in model.catalogue.services.items():
         seen: set[str] = set()
         for index, host in enumerate(service.hosts):
@@ -253,12 +272,23 @@ def check_hostnames(model: Model) -> list[str]:
     return problems
 
 
+# TCP ports of the hosts themselves that a container must never take on the
+# tailnet address: a grant to such a port would also open the host's service.
+HOST_PORTS = {22: "SSH", 2375: "the Docker API", 2376: "the Docker API over TLS"}
+
+
 def check_ports(topology: Topology) -> list[str]:
-    """Check that no two services publish the same port on one host."""
+    """Check that no two services publish the same port on one host, nor a host's own port."""
     problems: list[str] = []
     for host, published in topology.published.items():
         used: dict[int, str] = {}
         for item in published:
+            if item.host_port in HOST_PORTS:
+                problems.append(
+                    f"services.{item.service}.host_port: port {item.host_port} on {host} is "
+                    f"{HOST_PORTS[item.host_port]} of the host itself; set another host_port"
+                )
+                continue
             owner = used.setdefault(item.host_port, item.service)
             if owner != item.service:
                 problems.append(

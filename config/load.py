@@ -8,6 +8,7 @@ ConfigError with one line per problem: the key path, what is wrong, the fix.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +36,12 @@ SITE_KEYS = {
     "rebuildServer": "rebuild_server",
 }
 LIST_KEYS = {"adminUsers", "adminSshKeys"}
+# Settings that both stacks must agree on, because each stack derives its half
+# of the hosts, tunnels and tailnet flows from them. identityHost is left out
+# on purpose: while kscloud1 is down, monk alone may switch it.
+SHARED_KEYS = ("domain", "ingressMode", "tailnetDomain")
+# Config namespaces of the providers this program uses, plus Pulumi's own.
+KNOWN_NAMESPACES = ("cloudflare", "command", "docker", "hcloud", "pulumi", "random", "tailscale")
 
 
 class ConfigError(Exception):
@@ -287,3 +294,55 @@ def load(
     if problems:
         raise ConfigError(problems)
     return model
+
+
+def shared_settings(site: Site) -> dict[str, str]:
+    """Return the settings that every stack must share, by config key."""
+    values = site.model_dump()
+    return {key: str(values[SITE_KEYS[key]]) for key in SHARED_KEYS}
+
+
+def settings_mismatches(site: Site, upstream: Mapping[str, object] | None) -> list[str]:
+    """Return a problem for each shared setting that differs from the upstream stack's.
+
+    `upstream` is None before the upstream stack has exported its settings, for
+    example on the first preview, and then nothing is compared.
+    """
+    if upstream is None:
+        return []
+    own = shared_settings(site)
+    return [
+        f"{site.project}:{key}: '{own[key]}' on {site.stack} but '{upstream[key]}' on the "
+        f"upstream stack {site.upstream_host}; set the same value on both stacks (or only in "
+        f"Pulumi.yaml), then run `pulumi up` on {site.upstream_host} first"
+        for key in SHARED_KEYS
+        if key in upstream and str(upstream[key]) != own[key]
+    ]
+
+
+def unknown_keys(project: str, keys: list[str], secret_keys: list[str]) -> list[str]:
+    """Return a problem for each config key that nothing reads, with the closest known key.
+
+    The Pulumi CLI checks only the keys a project declares, so a misspelled
+    key would otherwise be ignored without a word.
+    """
+    known = [f"{project}:{key}" for key in (*SITE_KEYS, *secret_keys)]
+    namespaces = (project, *KNOWN_NAMESPACES)
+    problems: list[str] = []
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace == project and key not in known:
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            problems.append(
+                f"{key}: unknown config key; {hint}remove it with "
+                f"`pulumi config rm {key}` or fix its spelling"
+            )
+        elif namespace not in namespaces and name:
+            guess = difflib.get_close_matches(namespace, namespaces, n=1)
+            hint = f"did you mean {guess[0]}:{name}? " if guess else ""
+            problems.append(
+                f"{key}: unknown config namespace '{namespace}'; {hint}use one of "
+                f"{', '.join(namespaces)}"
+            )
+    return problems

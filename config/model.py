@@ -89,7 +89,8 @@ class OriginOptions(Strict):
 
     # Whole seconds that cloudflared waits to open the TCP connection to the
     # app. config/cloudflare_rules.py checks it against Cloudflare's limits.
-    connect_timeout: int | None = Field(default=None, ge=1, le=300)
+    # Below Cloudflare's 100 s response limit, which config/cloudflare_rules.py enforces too.
+    connect_timeout: int | None = Field(default=None, ge=1, le=99)
     # cloudflared forwards the visitor's Host header unless this replaces it.
     http_host_header: str | None = None
     # The app uses WebSockets, so the edge keeps the zone's WebSockets setting on.
@@ -189,7 +190,7 @@ class Healthcheck(Strict):
             raise ValueError(
                 f"'{value[0]}' is neither CMD nor CMD-SHELL; start the test with one of them"
             )
-        return value
+        return no_references(value)
 
 
 class Metrics(Strict):
@@ -254,6 +255,11 @@ class Service(Strict):
                 "released version such as 1.2.3"
             )
         return value
+
+    @field_validator("command")
+    @classmethod
+    def _command_literal(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return no_references(value)
 
     @field_validator("env")
     @classmethod
@@ -329,6 +335,19 @@ class Catalogue(Strict):
     hosts: dict[str, Host] = Field(min_length=1)
     services: dict[str, Service] = Field(min_length=1)
 
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: dict[str, Service]) -> dict[str, Service]:
+        # A service name becomes a container name, a network alias, a resource
+        # name part and an SSO client id, so it must be a DNS label.
+        for name in value:
+            if not DNS_LABEL.match(name):
+                raise ValueError(
+                    f"service name '{name}' is not a DNS label; use lowercase letters, "
+                    "digits and inner hyphens, for example `my-app`"
+                )
+        return value
+
 
 class Site(Strict):
     """Settings of one stack, read from Pulumi config."""
@@ -379,3 +398,14 @@ class Model(Strict):
         return tuple(
             self.site.identity_host if host == IDENTITY_PLACEHOLDER else host for host in hosts
         )
+
+
+def no_references(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Reject `${...}` references where they are not resolved: commands and health checks."""
+    for item in value:
+        if "${" in item:
+            raise ValueError(
+                f"'{item}' contains a `${{...}}` reference, which is resolved only in `env` "
+                "and `files`; set the value in `env` and read the variable instead"
+            )
+    return value

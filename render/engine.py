@@ -315,6 +315,10 @@ def run_program(
     try:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runtime_stack.run_in_stack(program or main_program))
+    except Exception as error:
+        # Tests check what a failed program registered before it stopped.
+        error.registrations = monitor.registrations  # type: ignore[attr-defined]
+        raise
     finally:
         # A failed run leaves outputs pending on this loop. The next run would
         # await them after the loop is closed, so they are cancelled here.

@@ -660,3 +660,59 @@ def test_config_keys_come_from_values_only() -> None:
     )
     assert config_keys() == expected
     assert "KEY" not in config_keys()
+
+
+def test_rejects_duplicate_tailnet_address() -> None:
+    assert problems(set_key("hosts.kscloud1.tailnet_ip", "100.101.10.10")) == [
+        "hosts.kscloud1.tailnet_ip: 100.101.10.10 is already the address of monk; use the "
+        "address the Tailscale admin console shows for kscloud1"
+    ]
+
+
+def test_rejects_host_port_of_ssh() -> None:
+    assert problems(set_key("services.portainer.host_port", 22)) == [
+        "services.portainer.host_port: port 22 on monk is SSH of the host itself; "
+        "set another host_port"
+    ]
+
+
+def test_rejects_empty_cloudflare_account() -> None:
+    assert problems(config={"kitestacks:cloudflareAccountId": ""}) == [
+        "kitestacks:cloudflareAccountId: '' is not a Cloudflare id (32 hexadecimal "
+        "characters); copy it from the dashboard's Overview page and run `pulumi config set "
+        "kitestacks:cloudflareAccountId <id> --stack kscloud1`"
+    ]
+
+
+def test_rejects_zone_name_as_zone_id() -> None:
+    assert problems(config={"kitestacks:cloudflareZoneId": "kitestacks.com"}) == [
+        "kitestacks:cloudflareZoneId: 'kitestacks.com' is not a Cloudflare id (32 hexadecimal "
+        "characters); copy it from the dashboard's Overview page and run `pulumi config set "
+        "kitestacks:cloudflareZoneId <id> --stack kscloud1`"
+    ]
+
+
+def rename_service(old: str, new: str) -> Edit:
+    """Return an edit that renames a service, keeping its entry."""
+
+    def edit(data: dict[str, Any]) -> None:
+        data["services"][new] = data["services"].pop(old)
+
+    return edit
+
+
+def test_rejects_service_name_with_space() -> None:
+    assert problems(rename_service("kavita", "My App")) == [
+        "services: service name 'My App' is not a DNS label; use lowercase letters, digits "
+        "and inner hyphens, for example `my-app`"
+    ]
+
+
+def test_rejects_reference_in_command() -> None:
+    assert problems(
+        set_key("services.bookstack-db.command", ["--password=${secret:password}"])
+    ) == [
+        "services.bookstack-db.command: '--password=${secret:password}' contains a `${...}` "
+        "reference, which is resolved only in `env` and `files`; set the value in `env` and "
+        "read the variable instead"
+    ]

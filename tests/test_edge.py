@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pulumi.errors import RunError
 
 from config.cloudflare_rules import tunnel_target
 from config.tailnet_policy import host_tag, policy
@@ -429,8 +430,11 @@ def test_mode_exported(any_mode: dict[str, Rendered]) -> None:
 
 
 def test_monk_rejects_other_mode() -> None:
-    with pytest.raises(ValueError, match="set the same value on both stacks"):
+    with pytest.raises(RunError, match="set the same value on both stacks") as raised:
         render_stacks(["monk"], overrides={"monk": {"kitestacks:ingressMode": "load_balancer"}})
+    # The check runs before monk registers anything but its stack reference.
+    registered = {item.type for item in raised.value.registrations}  # type: ignore[attr-defined]
+    assert registered == {"pulumi:pulumi:StackReference"}
 
 
 def test_mode_switch_changes_edge_only(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.errors import RunError
 
 from render import render_stacks
 from render.document import Rendered
@@ -164,3 +165,33 @@ def test_failed_run_leaves_no_pending_work() -> None:
         run_program("kitestacks", "kscloud1", {}, [], program=failing)
     result = run_program("kitestacks", "kscloud1", {}, [], program=lambda: None)
     assert result.registrations == []
+
+
+def test_monk_rejects_other_domain() -> None:
+    with pytest.raises(RunError) as raised:
+        render_stacks(["monk"], overrides={"monk": {"kitestacks:domain": "example.org"}})
+    assert str(raised.value) == (
+        "invalid configuration, 1 problem:\n"
+        "  - kitestacks:domain: 'example.org' on monk but 'kitestacks.com' on the upstream "
+        "stack kscloud1; set the same value on both stacks (or only in Pulumi.yaml), then run "
+        "`pulumi up` on kscloud1 first"
+    )
+
+
+def test_rejects_misspelled_config_key() -> None:
+    with pytest.raises(RunError) as raised:
+        render_stacks(["kscloud1"], overrides={"kscloud1": {"kitestacks:ingresMode": "replicas"}})
+    assert str(raised.value) == (
+        "invalid configuration, 1 problem:\n"
+        "  - kitestacks:ingresMode: unknown config key; did you mean kitestacks:ingressMode? "
+        "remove it with `pulumi config rm kitestacks:ingresMode` or fix its spelling"
+    )
+    assert raised.value.registrations == []  # type: ignore[attr-defined]
+
+
+def test_rejects_unknown_config_namespace() -> None:
+    with pytest.raises(RunError) as raised:
+        render_stacks(["kscloud1"], overrides={"kscloud1": {"kitestack:domain": "x.org"}})
+    assert "kitestack:domain: unknown config namespace 'kitestack'; did you mean " in str(
+        raised.value
+    )
