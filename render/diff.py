@@ -126,8 +126,8 @@ def baseline_problem(document: dict[str, Any]) -> str | None:
             if key not in resource:
                 return f"{where}.{key}: missing"
             if not isinstance(resource[key], expected):
-                wanted = "an object" if expected is dict else "a string"
-                return f"{where}.{key}: is {json_type(resource[key])}, not {wanted}"
+                expected_name = "an object" if expected is dict else "a string"
+                return f"{where}.{key}: is {json_type(resource[key])}, not {expected_name}"
         options = cast("dict[str, Any]", resource["options"])
         for key, expected_types in OPTION_FIELDS.items():
             value = options.get(key)
@@ -190,6 +190,8 @@ def is_at_risk(resource: dict[str, Any]) -> bool:
 
 # A type token such as `cloudflare:index/tunnel:Tunnel`, which an alias that
 # names no URN carries alone when only the type changed.
+# NOTE: the recorded alias does not say whether it is a name or a type, so an
+# alias name shaped like `a:b:c` is read as a type.
 TYPE_TOKEN = re.compile(r"^[\w.-]+:[\w./-]*:[\w.-]+$")
 # Fake ids shorter than this are not replaced inside other values, because
 # they would match unrelated text.
@@ -285,6 +287,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> StackDiff:
             urn: {**resource, "inputs": restore_ids(resource["inputs"], ids)}
             for urn, resource in new.items()
         }
+
     result = StackDiff(after["stack"])
     result.created = sorted(set(new) - set(old) - set(renames))
     result.deleted = [old[urn] for urn in sorted(set(old) - set(new) - set(renames.values()))]
@@ -298,6 +301,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> StackDiff:
             result.unchanged += 1
         else:
             result.changed.append(change)
+
     old_outputs = before.get("outputs", {})
     new_outputs = restore_ids(after.get("outputs", {}), ids)
     result.outputs = sorted(
