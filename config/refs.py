@@ -77,11 +77,14 @@ def config_keys(catalogue_text: str | None = None) -> list[str]:
     """Return every key named by a `${config:KEY}` reference in the catalogue's values.
 
     Comments are not values: the catalogue's header documents `${config:KEY}`
-    itself. A catalogue that is not valid YAML names no keys, and load()
-    reports its syntax error.
+    itself. A catalogue file that is missing, or not valid YAML, names no
+    keys, so that load() reports the problem with its own message.
     """
     if catalogue_text is None:
-        catalogue_text = catalogue_path().read_text()
+        path = catalogue_path()
+        if not path.is_file():
+            return []
+        catalogue_text = path.read_text()
     # libyaml's loader, where PyYAML has it, parses several times faster, which
     # matters because the program and the renderer call this for every stack.
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -23,7 +23,8 @@ def render_stacks(
 
     A downstream stack reads the upstream stack's outputs, so the upstream
     stack is always rendered first, even when it is not requested. `overrides`
-    replaces config values per stack, for tests.
+    replaces config values per stack, for tests. Raises StackFileError when
+    a project or stack file is missing or invalid.
     """
     requested = ordered(stacks or stack_names(ROOT))
     to_run = (
@@ -31,11 +32,14 @@ def render_stacks(
         if any(s != UPSTREAM_HOST for s in requested)
         else requested
     )
+    # Every stack file is read before any program runs, so an error in the
+    # downstream stack's file fails at once, not after the upstream render.
+    configs = {stack: read_stack_config(ROOT, stack) for stack in to_run}
     results: dict[str, Rendered] = {}
     upstream_outputs: dict[str, Any] = {}
     upstream_secrets: list[str] = []
     for stack in to_run:
-        config = read_stack_config(ROOT, stack)
+        config = configs[stack]
         values = dict(config.values)
         values.update((overrides or {}).get(stack, {}))
         run = run_program(

@@ -1,26 +1,29 @@
 """Command line of the offline renderer: `python -m render [STACK ...] [--json DIR] [--diff DIR]`.
 
 Exit codes: 0 when no rule is broken and, with --diff, nothing changed. 1 for
-rule violations or a config error. 2 for a usage error, such as an unknown
-stack or a missing or unreadable DIR/<stack>.json. 3 when --diff found changes.
+rule violations or a config error, such as an invalid stack file. 2 for a
+usage error, such as an unknown stack, a missing stack file, a missing or
+invalid DIR/<stack>.json, or a --json DIR that cannot be written. 3 when
+--diff found changes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pulumi.errors import RunError
 
 from render import render_stacks
-from render.diff import compare, report_lines
-from render.document import summary_line, tree_lines
+from render.diff import baseline_problem, compare, report_lines
+from render.document import counted, summary_line, tree_lines
 from render.engine import ROOT
 from render.safety import catalogue_mounts, check_rendered
-from render.stackconfig import stack_names
+from render.stackconfig import StackFileError, stack_names
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -66,16 +69,6 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 Baselines = dict[str, tuple[Path, dict[str, Any]]]
-# Keys of each resource that the diff reads.
-RESOURCE_KEYS = {"urn", "type", "provider", "options", "inputs"}
-
-
-def is_render_document(document: dict[str, Any]) -> bool:
-    """Return whether a parsed file has the resources of a `--json` render."""
-    resources = document.get("resources")
-    return isinstance(resources, list) and all(
-        isinstance(item, dict) and set(item) >= RESOURCE_KEYS for item in resources
-    )
 
 
 def read_baselines(directory: Path, stacks: list[str]) -> Baselines | str:
@@ -84,17 +77,39 @@ def read_baselines(directory: Path, stacks: list[str]) -> Baselines | str:
     for stack in stacks:
         path = directory / f"{stack}.json"
         if not path.is_file():
-            return f"{path} not found; write it first with `python -m render --json {directory}`"
+            return f"{path}: not found; write it first with `python -m render --json {directory}`"
         try:
             document = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            return f"{path} is not a render document ({error}); write it again with --json"
+            return f"{path}: not a render document ({error}); write it again with --json"
         if not isinstance(document, dict) or document.get("stack") != stack:
-            return f"{path} is not the render of stack {stack}; write it again with --json"
-        if not is_render_document(document):
-            return f"{path} lacks the resources of a render; write it again with --json"
-        baselines[stack] = (path, document)
+            return f"{path}: not the render of stack {stack}; write it again with --json"
+        problem = baseline_problem(cast("dict[str, Any]", document))
+        if problem:
+            return f"{path}: {problem}; write it again with --json"
+        baselines[stack] = (path, cast("dict[str, Any]", document))
     return baselines
+
+
+def json_directory_problem(directory: Path, stacks: list[str]) -> str | None:
+    """Create the --json DIR, and return why its files cannot be written, if they cannot.
+
+    Checked before rendering, so a wrong path fails at once and not after
+    the whole render.
+    """
+    if directory.exists() and not directory.is_dir():
+        return f"{directory}: exists and is not a directory; name a directory for --json"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"{directory}: cannot be created ({error.strerror}); name a writable directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"{directory}: not writable; name a writable directory for --json"
+    for stack in stacks:
+        path = directory / f"{stack}.json"
+        if path.exists() and not path.is_file():
+            return f"{path}: exists and is not a file; remove it or name another directory"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +131,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {found}", file=sys.stderr)
             return EXIT_USAGE
         baselines = found
+    if arguments.json is not None:
+        problem = json_directory_problem(arguments.json, requested)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
 
     try:
         rendered = render_stacks(arguments.stacks or None)
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE if error.usage else EXIT_FAILED
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -138,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in violations:
         print(line)
     if violations:
-        print(f"{len(violations)} rule violations; see docs/safety.md for each rule")
+        print(f"{counted(len(violations), 'rule violation')}; see docs/safety.md for each rule")
 
     changed = False
     for stack, (path, baseline) in baselines.items():
@@ -148,9 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         changed = changed or difference.has_changes
 
     if arguments.json is not None:
-        arguments.json.mkdir(parents=True, exist_ok=True)
         for stack, result in rendered.items():
-            (arguments.json / f"{stack}.json").write_text(result.json_text())
+            path = arguments.json / f"{stack}.json"
+            try:
+                path.write_text(result.json_text())
+            except OSError as error:
+                print(
+                    f"error: {path}: cannot be written ({error.strerror}); "
+                    "name a writable directory for --json",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
         print(f"wrote {', '.join(f'{stack}.json' for stack in rendered)} to {arguments.json}")
 
     if violations:

@@ -98,6 +98,11 @@ def tree_lines(rendered: Rendered) -> list[str]:
     return lines
 
 
+def counted(count: int, noun: str) -> str:
+    """Return a count with its noun, in the singular for exactly one: `1 output`, `2 outputs`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def summary_line(rendered: Rendered) -> str:
     """Return the per-stack count line."""
     resources = rendered.document["resources"]
@@ -105,7 +110,8 @@ def summary_line(rendered: Rendered) -> str:
     protected = sum(1 for resource in resources if resource["options"]["protect"])
     secret_inputs = sum(len(resource["secretInputs"]) for resource in resources)
     return (
-        f"{rendered.stack}: {len(resources)} resources ({components} components, "
-        f"{len(resources) - components} custom), {protected} protected, "
-        f"{secret_inputs} secret inputs redacted, {len(rendered.document['outputs'])} outputs"
+        f"{rendered.stack}: {counted(len(resources), 'resource')} "
+        f"({counted(components, 'component')}, {len(resources) - components} custom), "
+        f"{protected} protected, {counted(secret_inputs, 'secret input')} redacted, "
+        f"{counted(len(rendered.document['outputs']), 'output')}"
     )

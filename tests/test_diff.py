@@ -15,8 +15,9 @@ from pulumi.errors import RunError
 
 import render.__main__ as cli
 from policy.resources import Violation
-from render.diff import compare, report_lines
+from render.diff import StackDiff, alias_urn, compare, report_lines, summary_line
 from render.document import Rendered
+from render.document import summary_line as render_summary_line
 from render.engine import ROOT
 
 Document = dict[str, Any]
@@ -68,15 +69,56 @@ def test_volume_rename_is_data_loss(rendered: dict[str, Rendered]) -> None:
     ]
 
 
+def with_extra_volume(document: Document, protect: bool, retain: bool) -> Document:
+    """Return a copy of a document with one more volume, which the current render lacks."""
+    extra = copy.deepcopy(resource_named(document, "kscloud1-volume-bookstack-db-data"))
+    extra["urn"] = extra["urn"].replace("bookstack-db-data", "wiki-db-data")
+    extra["options"]["protect"] = protect
+    extra["options"]["retainOnDelete"] = retain
+    before = copy.deepcopy(document)
+    before["resources"].append(extra)
+    return before
+
+
 def test_deleted_volume_is_data_loss(rendered: dict[str, Rendered]) -> None:
     current = rendered["kscloud1"].document
-    extra = copy.deepcopy(resource_named(current, "kscloud1-volume-bookstack-db-data"))
-    extra["urn"] = extra["urn"].replace("bookstack-db-data", "wiki-db-data")
-    before = copy.deepcopy(current)
-    before["resources"].append(extra)
+    before = with_extra_volume(current, protect=False, retain=False)
+    urn = before["resources"][-1]["urn"]
     difference = compare(before, current)
-    assert [item["urn"] for item in difference.deleted] == [extra["urn"]]
-    assert difference.at_risk == [f"DATA LOSS: {extra['urn']} (stateful) would be deleted"]
+    assert [item["urn"] for item in difference.deleted] == [urn]
+    assert difference.at_risk == [f"DATA LOSS: {urn} (stateful) would be deleted"]
+    assert difference.failing == []
+
+
+def test_deleted_protected_volume_fails(rendered: dict[str, Rendered]) -> None:
+    current = rendered["kscloud1"].document
+    before = with_extra_volume(current, protect=True, retain=True)
+    urn = before["resources"][-1]["urn"]
+    difference = compare(before, current)
+    assert difference.has_changes
+    assert difference.at_risk == []
+    assert difference.failing == [
+        f"FAIL: {urn} (protected) would be deleted, and Pulumi rejects deleting a protected "
+        "resource, so the deployment would fail; keep it in the program, or, if the deletion "
+        f"is intended, run `pulumi state unprotect '{urn}'` first (the provider then keeps it, "
+        "because retainOnDelete is set)"
+    ]
+
+
+def test_deleted_protected_volume_without_retain(rendered: dict[str, Rendered]) -> None:
+    current = rendered["kscloud1"].document
+    before = with_extra_volume(current, protect=True, retain=False)
+    failing = compare(before, current).failing
+    assert len(failing) == 1
+    assert failing[0].endswith("first (its data is then lost)")
+
+
+def test_report_prints_failing_deletion(rendered: dict[str, Rendered]) -> None:
+    current = rendered["kscloud1"].document
+    before = with_extra_volume(current, protect=True, retain=True)
+    lines = report_lines(compare(before, current), "old/kscloud1.json")
+    assert sum(1 for line in lines if line.startswith("FAIL: ")) == 1
+    assert lines[-1].endswith(", 1 protected deletion failing the deployment")
 
 
 def test_server_location_replaces_server(rendered: dict[str, Rendered]) -> None:
@@ -278,3 +320,201 @@ def test_json_then_diff_in_one_run(documents: dict[str, Document], tmp_path: Pat
     assert result.returncode == cli.EXIT_OK, result.stdout + result.stderr
     assert "kscloud1: no changes" in result.stdout
     assert json.loads((tmp_path / "kscloud1.json").read_text()) == documents["kscloud1"]
+
+
+# --- Renames through aliases ---------------------------------------------------------------------
+
+EDGE = "urn:pulumi:kscloud1::kitestacks::kitestacks:cloudflare:Edge"
+TUNNEL_TYPE = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared"
+
+
+@pytest.mark.parametrize(
+    ("alias", "expected"),
+    [
+        (f"{EDGE}$x:y:Z::old", f"{EDGE}$x:y:Z::old"),
+        ("kitestacks-tunnel", f"{EDGE}${TUNNEL_TYPE}::kitestacks-tunnel"),
+        ("cloudflare:index/tunnel:Tunnel", f"{EDGE}$cloudflare:index/tunnel:Tunnel::new"),
+        ("cloudflare:index/tunnel:Tunnel::old", f"{EDGE}$cloudflare:index/tunnel:Tunnel::old"),
+    ],
+)
+def test_alias_urn_forms(alias: str, expected: str) -> None:
+    assert alias_urn(f"{EDGE}${TUNNEL_TYPE}::new", alias) == expected
+
+
+def test_alias_urn_without_parent() -> None:
+    urn = "urn:pulumi:monk::kitestacks::random:index/randomPassword:RandomPassword::new"
+    assert alias_urn(urn, "old") == urn.replace("::new", "::old")
+
+
+@pytest.fixture(scope="module")
+def mode_switch(
+    rendered: dict[str, Rendered], rendered_lb: dict[str, Rendered]
+) -> dict[str, StackDiff]:
+    """Return the diff of switching both stacks from replicas to load_balancer mode.
+
+    The baseline goes through JSON, as `--json` writes it.
+    """
+    return {
+        stack: compare(json.loads(rendered[stack].json_text()), rendered_lb[stack].document)
+        for stack in rendered
+    }
+
+
+def test_mode_switch_renames_tunnel(mode_switch: dict[str, StackDiff]) -> None:
+    renames = {
+        change.renamed_from.rsplit("::", 1)[1]: change.urn.rsplit("::", 1)[1]
+        for change in mode_switch["kscloud1"].changed
+        if change.renamed_from
+    }
+    assert renames["kitestacks-tunnel"] == "kitestacks-monk-tunnel"
+    assert renames["kitestacks-ingress"] == "kitestacks-monk-ingress"
+
+
+def test_mode_switch_deletes_no_tunnel(mode_switch: dict[str, StackDiff]) -> None:
+    deleted = [item["type"] for item in mode_switch["kscloud1"].deleted]
+    assert TUNNEL_TYPE not in deleted
+
+
+def test_mode_switch_loses_no_data(mode_switch: dict[str, StackDiff]) -> None:
+    for difference in mode_switch.values():
+        assert difference.at_risk == []
+        assert difference.failing == []
+
+
+def test_rename_keeps_tunnel_id(mode_switch: dict[str, StackDiff]) -> None:
+    """DNS records name the tunnel by id, which a rename keeps at the provider."""
+    changed_types = {change.type for change in mode_switch["kscloud1"].changed}
+    assert "cloudflare:index/dnsRecord:DnsRecord" not in changed_types
+    assert "tunnelId" not in mode_switch["kscloud1"].outputs
+
+
+def test_report_prints_rename(mode_switch: dict[str, StackDiff]) -> None:
+    old = f"{EDGE}${TUNNEL_TYPE}::kitestacks-tunnel"
+    new = f"{EDGE}${TUNNEL_TYPE}::kitestacks-monk-tunnel"
+    lines = report_lines(mode_switch["kscloud1"], "old/kscloud1.json")
+    assert f"  ~  rename  {old} -> {new} (inputs.name)" in lines
+    assert " 2 to rename, " in lines[-1]
+
+
+def test_rename_with_replacing_input_is_data_loss(rendered: dict[str, Rendered]) -> None:
+    current = rendered["monk"].document
+    resource = resource_named(current, "monk-volume-forgejo-data")
+    renamed = copy.deepcopy(current)
+    moved = resource_named(renamed, "monk-volume-forgejo-data")
+    moved["urn"] = resource["urn"].replace("forgejo-data", "git-data")
+    moved["options"]["aliases"] = ["monk-volume-forgejo-data"]
+    moved["inputs"]["name"] = "git-data"
+    difference = compare(current, renamed)
+    assert [change.renamed_from for change in difference.changed] == [resource["urn"]]
+    assert difference.deleted == []
+    assert difference.at_risk == [
+        f"DATA LOSS: {moved['urn']} (stateful) would be replaced, because name changed"
+    ]
+
+
+# --- Singular counts -----------------------------------------------------------------------------
+
+
+def test_diff_summary_counts_one_output(rendered: dict[str, Rendered]) -> None:
+    current = rendered["kscloud1"].document
+    before = copy.deepcopy(current)
+    name = sorted(before["outputs"])[0]
+    before["outputs"][name] = "earlier"
+    assert " 1 output changed, " in summary_line(compare(before, current))
+
+
+def test_render_summary_counts_one_output(rendered: dict[str, Rendered]) -> None:
+    result = rendered["kscloud1"]
+    document = copy.deepcopy(result.document)
+    document["outputs"] = {"ingressMode": "replicas"}
+    assert render_summary_line(Rendered(result.run, document)).endswith(", 1 output")
+
+
+def test_cli_counts_one_violation(
+    offline_cli: dict[str, Rendered],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    violation = Violation("urn:pulumi:monk::kitestacks::x::y", "port-binding", "binds to 0.0.0.0")
+    monkeypatch.setattr(cli, "check_rendered", lambda result, mounts: [violation])
+    cli.main(["monk"])
+    assert "\n1 rule violation; see docs/safety.md" in capsys.readouterr().out
+
+
+# --- Invalid baselines and --json paths ----------------------------------------------------------
+
+
+def set_first_resource(key: str, value: Any) -> Callable[[Document], None]:
+    def edit(document: Document) -> None:
+        document["resources"][0][key] = value
+
+    return edit
+
+
+def set_first_option(key: str, value: Any) -> Callable[[Document], None]:
+    def edit(document: Document) -> None:
+        document["resources"][0]["options"][key] = value
+
+    return edit
+
+
+def set_outputs(value: Any) -> Callable[[Document], None]:
+    def edit(document: Document) -> None:
+        document["outputs"] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (set_first_resource("inputs", None), "resources[0].inputs: is null, not an object"),
+        (set_first_resource("options", []), "resources[0].options: is an array, not an object"),
+        (set_first_resource("urn", 7), "resources[0].urn: is a number, not a string"),
+        (set_first_option("aliases", "x"), "resources[0].options.aliases: has the wrong type"),
+        (set_first_option("ignoreChanges", [1]), "options.ignoreChanges: is not an array of"),
+        (set_outputs(["tunnelId"]), "outputs: is an array, not an object"),
+    ],
+)
+def test_cli_rejects_invalid_baseline(
+    offline_cli: dict[str, Rendered],
+    documents: dict[str, Document],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[Document], None],
+    problem: str,
+) -> None:
+    edit(documents["monk"])
+    write_documents(tmp_path, {"monk": documents["monk"]})
+    assert cli.main(["monk", "--diff", str(tmp_path)]) == cli.EXIT_USAGE
+    message = capsys.readouterr().err
+    assert message.startswith(f"error: {tmp_path / 'monk.json'}: ")
+    assert problem in message
+    assert message.endswith("; write it again with --json\n")
+
+
+def test_cli_rejects_json_file_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def render_stacks(stacks: list[str] | None = None) -> dict[str, Rendered]:
+        raise AssertionError("the --json path must be checked before rendering")
+
+    monkeypatch.setattr(cli, "render_stacks", render_stacks)
+    path = tmp_path / "out.json"
+    path.write_text("{}")
+    assert cli.main(["monk", "--json", str(path)]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"error: {path}: exists and is not a directory; name a directory for --json\n"
+    )
+
+
+def test_cli_rejects_json_directory_entry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def render_stacks(stacks: list[str] | None = None) -> dict[str, Rendered]:
+        raise AssertionError("the --json path must be checked before rendering")
+
+    monkeypatch.setattr(cli, "render_stacks", render_stacks)
+    (tmp_path / "monk.json").mkdir()
+    assert cli.main(["monk", "--json", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "monk.json: exists and is not a file; " in capsys.readouterr().err
