@@ -11,7 +11,15 @@ import re
 
 import pytest
 
-from config.failures import Failure, Outcome, Status, evaluate, failure_table, summarize
+from config.failures import (
+    Failure,
+    Outcome,
+    Status,
+    evaluate,
+    failure_table,
+    joined,
+    summarize,
+)
 from config.topology import Topology
 from docs.generate import failure_summary_table, marked_section
 from render.document import Rendered
@@ -268,3 +276,66 @@ def test_generated_table_summarizes_each_row() -> None:
             summarize(balanced, evaluate(balanced, row(balanced, failure.key))),
         )
         assert generated[failure.title] == expected, failure.title
+
+
+# Phrases with which a symptom claims that every app or hostname still works.
+ALL_UP_CLAIMS = ("every app loads", "every app still loads", "every hostname stays up")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_symptoms_claim_no_dark_app_loads(mode: str) -> None:
+    topology = topology_in(mode)
+    for failure in failure_table(topology):
+        outcomes = evaluate(topology, failure)
+        dark = [fqdn for fqdn, outcome in outcomes.items() if outcome.status is Status.DOWN]
+        if not dark:
+            continue
+        for claim in ALL_UP_CLAIMS:
+            assert claim not in failure.symptom.lower(), f"{failure.key}: {dark} are down"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_offline_names_dark_hostnames(mode: str) -> None:
+    topology = topology_in(mode)
+    failure = row(topology, "kscloud1-offline")
+    unreachable = failure.symptom.split(" unreachable.")[0]
+    for fqdn, outcome in evaluate(topology, failure).items():
+        if outcome.status is Status.DOWN:
+            assert fqdn in unreachable, f"{fqdn} is down but not named"
+        else:
+            assert fqdn not in unreachable, f"{fqdn} loads but is named unreachable"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_offline_deploys_monk_only(mode: str) -> None:
+    # The kscloud1 stack's Docker provider cannot reach a server that is down.
+    action = row(topology_in(mode), "kscloud1-offline").action
+    assert "pulumi up --stack monk" in action
+    assert "--stack kscloud1" not in action
+    assert "pulumi up` for kscloud1" not in action
+
+
+def test_kscloud1_offline_with_identity_on_monk() -> None:
+    topology = topology_of("kscloud1", {"kitestacks:identityHost": "monk"})
+    failure = row(topology, "kscloud1-offline")
+    outcomes = evaluate(topology, failure)
+    assert all(outcome.status is Status.UP for outcome in outcomes.values())
+    assert failure.symptom.startswith("Every app loads")
+    assert "sign-in keeps working" in failure.symptom
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_connector_down_claims_no_tailnet_rule(mode: str) -> None:
+    # Every public app on kscloud1 also runs on monk, so no ingress rule
+    # reaches kscloud1 over the tailnet.
+    topology = topology_in(mode)
+    assert single_host_labels(topology, "kscloud1") == set()
+    symptom = row(topology, "cloudflared-kscloud1-down").symptom
+    assert "over the tailnet" not in symptom
+
+
+def test_joined_lists_in_english() -> None:
+    assert joined([]) == ""
+    assert joined(["a"]) == "a"
+    assert joined(["a", "b"]) == "a and b"
+    assert joined(["a", "b", "c"]) == "a, b and c"
