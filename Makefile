@@ -21,7 +21,7 @@ render: $(STAMP)
 render-json: $(STAMP)
 	$(BIN)/python -m render --json out
 
-## docs: regenerate docs/architecture.md, docs/hostnames.md and docs/runbook.md from the model
+## docs: regenerate docs/architecture.md, docs/hostnames.md, docs/runbook.md and the tables marked in docs/edge.md and docs/hosts.md from the model
 docs: $(STAMP)
 	$(BIN)/python -m docs.generate
 

@@ -10,7 +10,7 @@ each row in both. The runbook is generated from the same table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from config import refs
@@ -82,7 +82,7 @@ def failure_table(topology: Topology) -> tuple[Failure, ...]:
         Failure(
             key="portainer-lockout",
             title="Portainer lockout",
-            symptom="Containers cannot be managed from the web; every app keeps running.",
+            symptom="Containers cannot be managed from the web; every other app keeps running.",
             cause="Portainer's admin password is lost or its session store is broken.",
             action="Reset the admin password with Portainer's helper image: stop the "
             "portainer container, run `docker run --rm -v portainer-data:/data "
@@ -120,31 +120,60 @@ def home_offline(topology: Topology, home: str, upstream: str, balanced: bool) -
 
 
 def upstream_offline(topology: Topology, home: str, upstream: str) -> Failure:
-    identity = topology.model.site.identity_host
-    if identity == upstream:
-        symptom = (
-            f"Every app still loads through the tunnel connector on {home}, but Authentik "
-            "logins fail while its database is unreachable."
-        )
-        action = (
-            f"Restart {upstream}. To keep logins working while it is down, set "
-            f"`pulumi config set kitestacks:identityHost {home}` on both stacks and run "
-            f"`pulumi up` for {upstream}, then {home}, which runs Authentik's database and "
-            f"Redis on {home}."
-        )
-    else:
-        symptom = f"Every app still loads through {home}; logins keep working."
-        action = (
-            f"Restart {upstream}; logins keep working because Authentik's database runs on {home}."
-        )
-    return Failure(
+    """Return the row of the upstream host going offline, worded from its evaluated outcomes."""
+    failure = Failure(
         key=f"{upstream}-offline",
         title=f"{upstream} offline",
-        symptom=symptom,
+        symptom="",
         cause=f"The Hetzner server is stopped, or {upstream} left the tailnet.",
-        action=action,
+        action="",
         down_hosts=frozenset({upstream}),
     )
+    outcomes = evaluate(topology, failure)
+    dark = sorted(fqdn for fqdn, outcome in outcomes.items() if outcome.status is Status.DOWN)
+    sign_in_works = all(outcome.login for outcome in outcomes.values())
+    identity_here = topology.model.site.identity_host == upstream
+
+    sentences: list[str] = []
+    if dark:
+        verb = "is" if len(dark) == 1 else "are"
+        sentences.append(f"{joined(dark)} {verb} unreachable.")
+    if dark and identity_here:
+        sentences.append(
+            f"Authentik fails without its database and Redis on {upstream}, and the apps in "
+            "proxy mode fail with it, because Authentik's outpost serves them."
+        )
+    others = "The other apps load" if dark else "Every app loads"
+    if sign_in_works:
+        sentences.append(f"{others} through the tunnel connector on {home}; sign-in keeps working.")
+    else:
+        sentences.append(
+            f"{others} through the tunnel connector on {home}, but nobody can sign in to them."
+        )
+
+    if identity_here:
+        action = (
+            f"Restart {upstream}; sign-in works again once Authentik's database is back. To "
+            f"restore sign-in while {upstream} stays down, move the database to {home}. Only "
+            f"the {home} stack can be deployed while {upstream} is down: run "
+            f"`pulumi config set kitestacks:identityHost {home} --stack {home}` and "
+            f"`pulumi up --stack {home}`, then restore the latest dump of Authentik's database "
+            f"on {home}, or create the users again without one. docs/sso.md describes the "
+            f"steps, and how to bring the {upstream} stack in line once {upstream} is back."
+        )
+    else:
+        action = (
+            f"Restart {upstream}. Sign-in keeps working meanwhile, because Authentik's "
+            f"database runs on {home}."
+        )
+    return replace(failure, symptom=" ".join(sentences), action=action)
+
+
+def joined(items: list[str]) -> str:
+    """Return items as an English list: "a", "a and b", "a, b and c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def connector_down(topology: Topology, host: str, balanced: bool) -> Failure:
@@ -160,11 +189,17 @@ def connector_down(topology: Topology, host: str, balanced: bool) -> Failure:
             f"Every hostname stays up: the load balancers mark {host}'s pools unhealthy "
             "and serve the other copies."
         )
-    else:
+    elif only_here:
         symptom = (
             "Every hostname stays up: the other connectors of the shared tunnel serve "
             f"every request, reaching {host}'s apps over the tailnet, and replicated apps "
             "are served by the other hosts' copies."
+        )
+    else:
+        # No app runs only on this host, so no ingress rule reaches it over the tailnet.
+        symptom = (
+            "Every hostname stays up: the other connectors of the shared tunnel serve "
+            "every request from the other hosts' copies."
         )
     return Failure(
         key=f"cloudflared-{host}-down",

@@ -13,16 +13,21 @@ from config.failures import evaluate, failure_table
 from config.topology import ADMINS
 from docs import generate
 from docs.generate import (
+    SECTION_END,
+    SectionError,
     architecture,
     documents,
     failover_behaviour,
     flow_edges,
     hostnames,
+    marked_sections,
     node_id,
     runbook,
+    section_start,
     site_topology,
     stale,
     tunnels,
+    with_sections,
 )
 from render.engine import ROOT
 from tests.conftest import require_tool, topology_of
@@ -69,6 +74,43 @@ def test_check_mode_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert generate.main([]) == 0
     assert target.read_text() == "fresh\n"
     assert generate.main(["--check"]) == 0
+
+
+def test_section_rewrite_keeps_prose(tmp_path: Path) -> None:
+    guide = tmp_path / "guide.md"
+    start = section_start("flow table")
+    guide.write_text(f"Intro.\n\n{start}\n| old |\n{SECTION_END}\n\nOutro.\n")
+    text = with_sections(guide, {"flow table": ["| new |", "| rows |"]})
+    assert text == f"Intro.\n\n{start}\n| new |\n| rows |\n{SECTION_END}\n\nOutro.\n"
+
+
+def test_section_rewrite_is_stable(tmp_path: Path) -> None:
+    guide = tmp_path / "guide.md"
+    guide.write_text(f"{section_start('flow table')}\n| old |\n{SECTION_END}\n")
+    once = with_sections(guide, {"flow table": ["| new |"]})
+    guide.write_text(once)
+    assert with_sections(guide, {"flow table": ["| new |"]}) == once
+
+
+def test_missing_start_marker_names_file(tmp_path: Path) -> None:
+    guide = tmp_path / "guide.md"
+    guide.write_text("| a hand-written table |\n")
+    with pytest.raises(SectionError, match=r"guide\.md: the line .* is missing"):
+        with_sections(guide, {"flow table": ["| new |"]})
+
+
+def test_missing_end_marker_names_file(tmp_path: Path) -> None:
+    guide = tmp_path / "guide.md"
+    guide.write_text(f"{section_start('flow table')}\n| old |\n")
+    with pytest.raises(SectionError, match=r"guide\.md: `<!-- end generated -->` is missing"):
+        with_sections(guide, {"flow table": ["| new |"]})
+
+
+def test_guides_have_generated_sections(generated: dict[Path, str]) -> None:
+    for path, sections in marked_sections(site_topology()).items():
+        for name, lines in sections.items():
+            expected = f"{section_start(name)}\n" + "\n".join(lines) + f"\n{SECTION_END}"
+            assert expected in generated[path], f"{path.name}: {name}"
 
 
 def test_diagram_has_subgraph_per_host() -> None:

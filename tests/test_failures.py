@@ -8,12 +8,20 @@ desired state, by routing every hostname through the rendered edge.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from config.failures import Failure, Outcome, Status, evaluate, failure_table, summarize
+from config.failures import (
+    Failure,
+    Outcome,
+    Status,
+    evaluate,
+    failure_table,
+    joined,
+    summarize,
+)
 from config.topology import Topology
+from docs.generate import failure_summary_table, marked_section
 from render.document import Rendered
 from render.engine import ROOT
 from tests.conftest import topology_of
@@ -236,22 +244,98 @@ DOCS = ROOT / "docs" / "edge.md"
 TABLE_ROW = re.compile(r"^\| (?P<title>[^|]+?) \| (?P<replicas>[^|]+?) \| (?P<balanced>[^|]+?) \|$")
 
 
-def documented_rows(path: Path) -> dict[str, tuple[str, str]]:
+def table_rows(text: str) -> dict[str, tuple[str, str]]:
     rows: dict[str, tuple[str, str]] = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         match = TABLE_ROW.match(line)
         if match:
             rows[match.group("title")] = (match.group("replicas"), match.group("balanced"))
     return rows
 
 
+def generated_failure_table() -> str:
+    by_mode = {mode: topology_in(mode) for mode in MODES}
+    return "\n".join(failure_summary_table(by_mode)) + "\n"
+
+
 def test_docs_table_matches_model() -> None:
-    documented = documented_rows(DOCS)
+    committed = marked_section(DOCS, "failure table")
+    assert committed == generated_failure_table(), (
+        "the failure table in docs/edge.md differs from the model; run `make docs` and commit "
+        "docs/edge.md"
+    )
+
+
+def test_generated_table_summarizes_each_row() -> None:
+    generated = table_rows(generated_failure_table())
     replicas, balanced = topology_in("replicas"), topology_in("load_balancer")
     for failure in failure_table(replicas):
-        assert failure.title in documented, f"docs/edge.md has no row for {failure.title}"
+        assert failure.title in generated, f"no row for {failure.title}"
         expected = (
             summarize(replicas, evaluate(replicas, failure)),
             summarize(balanced, evaluate(balanced, row(balanced, failure.key))),
         )
-        assert documented[failure.title] == expected, failure.title
+        assert generated[failure.title] == expected, failure.title
+
+
+# Phrases with which a symptom claims that every app or hostname still works.
+ALL_UP_CLAIMS = ("every app loads", "every app still loads", "every hostname stays up")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_symptoms_claim_no_dark_app_loads(mode: str) -> None:
+    topology = topology_in(mode)
+    for failure in failure_table(topology):
+        outcomes = evaluate(topology, failure)
+        dark = [fqdn for fqdn, outcome in outcomes.items() if outcome.status is Status.DOWN]
+        if not dark:
+            continue
+        for claim in ALL_UP_CLAIMS:
+            assert claim not in failure.symptom.lower(), f"{failure.key}: {dark} are down"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_offline_names_dark_hostnames(mode: str) -> None:
+    topology = topology_in(mode)
+    failure = row(topology, "kscloud1-offline")
+    unreachable = failure.symptom.split(" unreachable.")[0]
+    for fqdn, outcome in evaluate(topology, failure).items():
+        if outcome.status is Status.DOWN:
+            assert fqdn in unreachable, f"{fqdn} is down but not named"
+        else:
+            assert fqdn not in unreachable, f"{fqdn} loads but is named unreachable"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_offline_deploys_monk_only(mode: str) -> None:
+    # The kscloud1 stack's Docker provider cannot reach a server that is down.
+    action = row(topology_in(mode), "kscloud1-offline").action
+    assert "pulumi up --stack monk" in action
+    assert "--stack kscloud1" not in action
+    assert "pulumi up` for kscloud1" not in action
+
+
+def test_kscloud1_offline_with_identity_on_monk() -> None:
+    topology = topology_of("kscloud1", {"kitestacks:identityHost": "monk"})
+    failure = row(topology, "kscloud1-offline")
+    outcomes = evaluate(topology, failure)
+    assert all(outcome.status is Status.UP for outcome in outcomes.values())
+    assert failure.symptom.startswith("Every app loads")
+    assert "sign-in keeps working" in failure.symptom
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kscloud1_connector_down_claims_no_tailnet_rule(mode: str) -> None:
+    # Every public app on kscloud1 also runs on monk, so no ingress rule
+    # reaches kscloud1 over the tailnet.
+    topology = topology_in(mode)
+    assert single_host_labels(topology, "kscloud1") == set()
+    symptom = row(topology, "cloudflared-kscloud1-down").symptom
+    assert "over the tailnet" not in symptom
+
+
+def test_joined_lists_in_english() -> None:
+    assert joined([]) == ""
+    assert joined(["a"]) == "a"
+    assert joined(["a", "b"]) == "a and b"
+    assert joined(["a", "b", "c"]) == "a, b and c"

@@ -65,7 +65,10 @@ def test_replicated_route_uses_local_copy() -> None:
 def test_single_host_route_uses_tailnet_address() -> None:
     topology = topology_of()
     grafana = next(route for route in topology.routes if route.service == "grafana")
-    assert topology.replicas_origin_url(grafana) == f"http://{MONK_IP}:3030"
+    assert topology.replicas_origin_url(grafana) == f"http://{MONK_IP}:3030", (
+        "expected monk's tailnet address and services.grafana.host_port (3030) from "
+        "config/catalogue.yaml; update this test when the catalogue changes them"
+    )
 
 
 def test_routes_sorted_by_hostname() -> None:
