@@ -239,6 +239,15 @@ def dump_blueprint(document: dict[str, Any]) -> str:
     return "# Generated from config/catalogue.yaml; edit the catalogue, not this file.\n" + text
 
 
+# The last topology's blueprint text. Every Authentik container of a stack gets
+# the same file, and writing it is the render's largest cost in big catalogues.
+_last_blueprint: list[tuple[Topology, str]] = []
+
+
 def blueprint_file(topology: Topology, host: str) -> str:
     """Return the blueprint file, which is the same on every host."""
-    return dump_blueprint(blueprint(topology))
+    if _last_blueprint and _last_blueprint[0][0] is topology:
+        return _last_blueprint[0][1]
+    text = dump_blueprint(blueprint(topology))
+    _last_blueprint[:] = [(topology, text)]
+    return text

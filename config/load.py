@@ -187,19 +187,33 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     """A mapping that names the same key twice; YAML loaders keep the last silently."""
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate keys instead of keeping the last one."""
+# libyaml's parser, where PyYAML was built with it, reads a large catalogue
+# about ten times faster than the pure Python one, with the same results.
+FastSafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UniqueKeyCheck:
+    """A loader mixin that rejects duplicate keys instead of keeping the last one."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key: Any = self.construct_object(key_node, deep=deep)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            loader: Any = self
+            key: Any = loader.construct_object(key_node, deep=deep)
             if key in seen:
                 raise DuplicateKeyError(
                     problem=f"duplicate key '{key}'", problem_mark=key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class UniqueKeyLoader(UniqueKeyCheck, FastSafeLoader):
+    """A safe YAML loader, on libyaml where available, that rejects duplicate keys."""
+
+
+class DescriptiveUniqueKeyLoader(UniqueKeyCheck, yaml.SafeLoader):
+    """The pure Python loader, whose syntax errors say what it expected to find."""
 
 
 def describe_yaml_error(error: yaml.YAMLError, source: str) -> str:
@@ -218,8 +232,12 @@ def load_catalogue(text: str, source: str) -> tuple[Catalogue | None, list[str]]
     try:
         # UniqueKeyLoader is a SafeLoader, so the text cannot construct Python objects.
         data = yaml.load(text, Loader=UniqueKeyLoader)
-    except yaml.YAMLError as error:
-        return None, [describe_yaml_error(error, source)]
+    except yaml.YAMLError:
+        try:
+            yaml.load(text, Loader=DescriptiveUniqueKeyLoader)
+        except yaml.YAMLError as error:
+            return None, [describe_yaml_error(error, source)]
+        raise
     if not isinstance(data, dict):
         return None, [
             f"{source}: expected a mapping with `hosts` and `services`, got "

@@ -164,7 +164,9 @@ def all_secrets(resources: Sequence[Resource], context: Context) -> frozenset[st
 
 def contains_secret(text: Any, secrets: frozenset[str]) -> bool:
     """Return whether a value is a string that contains any of the secrets."""
-    return isinstance(text, str) and any(secret in text for secret in secrets)
+    # map() keeps the scan in C: a generator here made this check the largest
+    # cost of rendering a 25 times larger catalogue.
+    return isinstance(text, str) and any(map(text.__contains__, secrets))
 
 
 def exposed_inputs(resource: Resource) -> Iterator[tuple[str, str]]:

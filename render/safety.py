@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from config.load import FastSafeLoader
 from config.refs import catalogue_path
 from policy.data_rules import all_secrets
 from policy.resources import Context, Resource, Violation, as_mapping
@@ -20,7 +21,7 @@ from render.engine import StackRun
 
 def catalogue_mounts() -> dict[str, frozenset[str]]:
     """Return the host mounts each service of the catalogue declares."""
-    data: Any = yaml.safe_load(catalogue_path().read_text())
+    data: Any = yaml.load(catalogue_path().read_text(), Loader=FastSafeLoader)
     return declared_mounts(as_mapping(data))
 
 

@@ -297,3 +297,11 @@ def test_client_pin_matches_server_image(topology: Topology) -> None:
 def test_worker_runs_server_image(topology: Topology) -> None:
     server = topology.service(IDENTITY_SERVICE).image
     assert topology.service("authentik-worker").image == server
+
+
+def test_blueprint_file_follows_topology() -> None:
+    first = topology_of("kscloud1")
+    second = topology_of("kscloud1", {"kitestacks:domain": "example.org"})
+    assert blueprint_file(first, "monk") is blueprint_file(first, "monk")
+    assert "auth.example.org" in blueprint_file(second, "monk")
+    assert "auth.example.org" not in blueprint_file(first, "monk")
