@@ -368,13 +368,17 @@ def report(
         "",
         '"Render only" is the child\'s CPU time after the imports, so the growth of the '
         "program and the engine shows without the fixed start-up cost. It grows faster than "
-        "the number of resources. Under cProfile (pulumi 3.272, 25x catalogue, 2026-12-04) "
-        "about a third of the render's time was in asyncio's `add_done_callback`, called "
-        "from `wait_for_rpcs` in the Pulumi SDK (pulumi/runtime/stack.py), which waits on "
-        "every outstanding output again each time one completes. That cost is the SDK's, so "
-        "a real `pulumi up` pays it too. None of the program's own functions (loading the "
-        "catalogue, deriving the topology, building the resources) was among the largest "
-        "costs in that profile.",
+        "the number of resources. A cProfile of the 25x render (pulumi 3.272, 2026-12-04) "
+        "found three costs of this project, since removed: every Authentik container wrote "
+        "the same blueprint again, PyYAML's pure Python loader parsed the catalogue, and the "
+        "secret-leak rule ran a Python generator per string and secret (25x went from 62 s to "
+        "about 40 s of CPU). The rest of the growth is in the Pulumi SDK: an asyncio task and "
+        "callbacks per Output (`Output.apply`, `Output.from_input`, `create_task`, "
+        "`call_soon` lead the profile), which a real `pulumi up` pays too. Replacing the "
+        "SDK's wait for outstanding outputs (`wait_for_rpcs`) with a single wait did not "
+        "change the 25x time, so it was not kept. Fewer Outputs per container (one secret "
+        "Output per environment list instead of one per entry) is the next step to try; it "
+        "would cost the per-entry redaction of the render.",
         "",
         "## Critical paths",
         "",
