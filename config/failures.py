@@ -3,7 +3,7 @@
 Each Failure names what is down. For every public hostname, `evaluate`
 returns whether Cloudflare can still serve it, which hosts' copies serve it,
 and whether single sign-on still works, from the same topology the program
-deploys. The answers differ between the two ingress modes, and the tests hold
+deploys. The outcomes differ between the two ingress modes, and the tests hold
 each row in both. The runbook is generated from the same table.
 """
 

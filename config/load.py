@@ -213,7 +213,7 @@ class UniqueKeyLoader(UniqueKeyCheck, FastSafeLoader):
 
 
 class DescriptiveUniqueKeyLoader(UniqueKeyCheck, yaml.SafeLoader):
-    """The pure Python loader, whose syntax errors say what it expected to find."""
+    """The pure Python loader, whose syntax errors name the token it expected."""
 
 
 def describe_yaml_error(error: yaml.YAMLError, source: str) -> str:

@@ -139,7 +139,7 @@ class SsoSetup(Strict):
 
 
 class Sso(Strict):
-    """How a service authenticates its users through Authentik.
+    """The way a service authenticates its users through Authentik.
 
     oidc: the app speaks OpenID Connect to Authentik itself.
     proxy: Authentik's proxy provider authenticates requests before the app.

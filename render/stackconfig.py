@@ -151,7 +151,7 @@ def is_secure(value: Any) -> bool:
 
 
 def read_stack_config(root: Path, stack: str) -> StackConfig:
-    """Merge project defaults and the stack file into the config the program sees.
+    """Merge project defaults and the stack file into the config the program reads.
 
     Raises StackFileError when either file is missing, unreadable or invalid,
     or when the stack file stores a secret in plain text.

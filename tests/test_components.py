@@ -2,7 +2,7 @@
 
 The engine records every registration request whole, so these tests check
 parenting, providers and resource options, which `Mocks.new_resource` alone
-never sees.
+never receives.
 """
 
 from __future__ import annotations

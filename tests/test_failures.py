@@ -91,7 +91,7 @@ def test_monk_offline_darkens_monk_apps(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_monk_offline_breaks_wiki_sign_in(mode: str) -> None:
     # Authentik's server runs only on monk, so the wiki's copy on kscloud1
-    # loads but nobody can sign in; the portal needs no sign-in.
+    # loads but no user can sign in; the portal needs no sign-in.
     outcomes = outcomes_of(mode, "monk-offline")
     assert outcomes["wiki"].login is False
     assert outcomes["www"].login is True
