@@ -9,7 +9,7 @@ from components.naming import child, type_token
 from config.tailnet_policy import host_tag, policy_json
 from config.topology import Topology
 
-# One hour is enough for a server to boot and run cloud-init; the key is
+# One hour is enough for a server to boot and run cloud-init. The key is
 # single use, so a leaked copy is worthless after the join anyway.
 AUTH_KEY_EXPIRY_SECONDS = 3600
 # A used or expired key stays in the state as it is. A fresh key is created

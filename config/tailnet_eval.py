@@ -3,7 +3,7 @@
 It decides whether source A may open port P on destination B from the
 policy document alone, and runs the policy's own `tests` block through that
 decision, so a policy bug fails the test suite before Tailscale's control
-server sees the policy. It lives in config/ because it is pure Python with no Pulumi
+server receives the policy. It lives in config/ because it is pure Python with no Pulumi
 import: the tests, the renderer and a policy pack can all use it.
 
 It understands the subset of Tailscale's policy syntax that this project

@@ -7,7 +7,7 @@ type, name and URN, the inputs in the engine's camelCase form, the resource
 options and the URN of its provider.
 
 A resource check returns one message per problem; a stack check looks at
-every resource of a stack at once and returns `Violation`s. Each message says
+every resource of a stack at once and returns `Violation`s. Each message states
 what is wrong and how to fix it. docs/safety.md explains every rule.
 """
 

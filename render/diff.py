@@ -173,8 +173,8 @@ def compare_resource(before: dict[str, Any], after: dict[str, Any]) -> Change | 
     ]
     replaced_by = replacing(after["type"], inputs)
     if before["provider"] != after["provider"]:
-        # The engine asks the provider's DiffConfig whether a provider change
-        # replaces the resource (pulumi/pulumi#18509). The render cannot ask,
+        # The engine calls the provider's DiffConfig to learn whether a provider change
+        # replaces the resource (pulumi/pulumi#18509). The render has no provider to call,
         # so it assumes a replacement, which is the loud and safe answer.
         fields.append("provider")
         replaced_by.append("provider")

@@ -2,7 +2,7 @@
 # Approve a deployment started by hand: the run must be on the deploy branch,
 # and DEPLOY_COMMIT, the commit the approver reviewed, must be the commit the
 # run checked out. A push to the branch after the review therefore stops the
-# deployment instead of shipping changes nobody approved.
+# deployment instead of shipping changes that no one approved.
 #
 # When DEPLOY_APPROVERS (a comma-separated list of user names) is set, the
 # user who started the run must be on it.

@@ -22,7 +22,7 @@ from render.engine import ROOT
 from render.stackconfig import read_stack_config
 
 # CI must give the same verdict on every run of the same commit, so it replays
-# a fixed set of generated examples; local runs explore new ones each time.
+# a fixed set of generated examples. Local runs explore new ones each time.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -4,7 +4,7 @@ It reads only the rendered resources (tunnels, ingress rules, DNS records,
 pools, load balancers and containers) and the hosts' tailnet addresses. A
 request follows the path Cloudflare and cloudflared would take: the DNS record
 or load balancer, the tunnel, the connector's ingress rule, and the container
-that the rule's URL reaches. The failure tests compare its answers with
+that the rule's URL reaches. The failure tests compare its results with
 config/failures.py's `evaluate`, so the model and the desired state cannot
 disagree about a row of the failure table.
 """

@@ -3,7 +3,7 @@
 It implements the three endpoints scripts/pr_comment.py uses, keeps the
 comments in memory and records every request. It listens on loopback only,
 serves at most MAX_REQUESTS requests and shuts itself down after
-LIFETIME_SECONDS even if a test forgets to stop it.
+LIFETIME_SECONDS even when a test does not stop it.
 """
 
 from __future__ import annotations
