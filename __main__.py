@@ -6,6 +6,7 @@ The stack's name is the host it deploys: `kscloud1` (upstream) or `monk`.
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.runtime import collect_garbage_less_often
 from components.stacks import deploy
 from config.load import SITE_KEYS, ConfigError, load, unknown_keys
 from config.refs import config_keys
@@ -26,6 +27,7 @@ def read_config(project: str, keys: list[str]) -> dict[str, str]:
     return values
 
 
+collect_garbage_less_often()
 project = pulumi.get_project()
 secret_keys = config_keys()
 config = read_config(project, list(SITE_KEYS))
