@@ -57,13 +57,10 @@ class Service(pulumi.ComponentResource):
 
         image = docker_host.image(spec.image)
 
-        envs: list[pulumi.Input[str]] = []
-        for key, value in sorted(topology.env_of(service).items()):
-            resolved = to_input(topology.resolve(value, service, host), lookup)
-            if isinstance(resolved, str):
-                envs.append(f"{key}={resolved}")
-            else:
-                envs.append(pulumi.Output.concat(key, "=", resolved))
+        envs = [
+            to_input((f"{key}=", *topology.resolve(value, service, host)), lookup)
+            for key, value in sorted(topology.env_of(service).items())
+        ]
 
         volumes = [
             docker.ContainerVolumeArgs(

@@ -19,7 +19,7 @@ from components.edge import Edge
 from components.secrets import GeneratedSecrets
 from components.service import Service
 from components.tailnet import Tailnet
-from components.values import SecretLookup, secret_from_map
+from components.values import SecretLookup, secret_from_map, shared
 from config.load import ConfigError, settings_mismatches, shared_settings
 from config.topology import SecretPart, Topology
 
@@ -82,7 +82,7 @@ def deploy_upstream(topology: Topology) -> None:
             return edge.tokens[part.key]
         return config_secret(part.key)
 
-    deploy_services(topology, host_name, docker_host, lookup)
+    deploy_services(topology, host_name, docker_host, shared(lookup))
 
     # Each value is a secret Output, so the map keeps its keys readable.
     pulumi.export(SECRETS_OUTPUT, secrets.values)
@@ -134,7 +134,7 @@ async def deploy_downstream_checked(topology: Topology) -> None:
             return secret_from_map(tokens, part.key)
         return config_secret(part.key)
 
-    services = deploy_services(topology, host_name, docker_host, lookup)
+    services = deploy_services(topology, host_name, docker_host, shared(lookup))
     pulumi.export("containers", [service.container.name for service in services])
 
 

@@ -17,10 +17,32 @@ def to_input(parts: tuple[ValuePart, ...], lookup: SecretLookup) -> pulumi.Input
     """Return a plain string when every part is literal, else a secret Output."""
     if all(isinstance(part, str) for part in parts):
         return "".join(part for part in parts if isinstance(part, str))
-    pieces: list[pulumi.Input[str]] = [
-        part if isinstance(part, str) else lookup(part) for part in parts
-    ]
-    return pulumi.Output.secret(pulumi.Output.concat(*pieces))
+    # Output.concat would make an Output of every literal part too. One Output
+    # per secret part saves an asyncio task per literal part.
+    secrets = [lookup(part) for part in parts if not isinstance(part, str)]
+
+    def join(values: list[str]) -> str:
+        found = iter(values)
+        return "".join(part if isinstance(part, str) else next(found) for part in parts)
+
+    return pulumi.Output.secret(pulumi.Output.all(*secrets).apply(join))
+
+
+def shared(lookup: SecretLookup) -> SecretLookup:
+    """Return a lookup that gives every use of one secret the same Output.
+
+    Authentik's containers and each app read the same client secret. With one
+    Output per secret instead of one per use, the number of pending asyncio
+    tasks grows with the secrets, not with their readers.
+    """
+    outputs: dict[SecretPart, pulumi.Output[str]] = {}
+
+    def lookup_once(part: SecretPart) -> pulumi.Output[str]:
+        if part not in outputs:
+            outputs[part] = lookup(part)
+        return outputs[part]
+
+    return lookup_once
 
 
 def secret_from_map(source: pulumi.Output[Mapping[str, str]], key: str) -> pulumi.Output[str]:
