@@ -9,6 +9,7 @@ ConfigError with one line per problem: the key path, what is wrong, the fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -229,6 +230,15 @@ def describe_yaml_error(error: yaml.YAMLError, source: str) -> str:
 
 def load_catalogue(text: str, source: str) -> tuple[Catalogue | None, list[str]]:
     """Parse and validate the catalogue YAML."""
+    catalogue, problems = validated_catalogue(text, source)
+    return catalogue, list(problems)
+
+
+# The renderer and the tests run several stacks' programs in one process, each
+# loading the same catalogue text. The model is frozen, so one copy serves all.
+@functools.lru_cache(maxsize=4)
+def validated_catalogue(text: str, source: str) -> tuple[Catalogue | None, tuple[str, ...]]:
+    """Return the validated catalogue of a YAML text, or None and its problems."""
     try:
         # UniqueKeyLoader is a SafeLoader, so the text cannot construct Python objects.
         data = yaml.load(text, Loader=UniqueKeyLoader)
@@ -236,17 +246,17 @@ def load_catalogue(text: str, source: str) -> tuple[Catalogue | None, list[str]]
         try:
             yaml.load(text, Loader=DescriptiveUniqueKeyLoader)
         except yaml.YAMLError as error:
-            return None, [describe_yaml_error(error, source)]
+            return None, (describe_yaml_error(error, source),)
         raise
     if not isinstance(data, dict):
-        return None, [
+        return None, (
             f"{source}: expected a mapping with `hosts` and `services`, got "
-            f"{describe_kind(data)}; write `hosts:` and `services:` at the top level"
-        ]
+            f"{describe_kind(data)}; write `hosts:` and `services:` at the top level",
+        )
     try:
-        return Catalogue.model_validate(data), []
+        return Catalogue.model_validate(data), ()
     except ValidationError as error:
-        return None, describe_errors(error, "", {})
+        return None, tuple(describe_errors(error, "", {}))
 
 
 def required_secrets(model: Model) -> dict[str, list[str]]:

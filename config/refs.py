@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -85,20 +86,29 @@ def config_keys(catalogue_text: str | None = None) -> list[str]:
         if not path.is_file():
             return []
         catalogue_text = path.read_text()
-    # libyaml's loader, where PyYAML has it, parses several times faster, which
-    # matters because the program and the renderer call this for every stack.
+    return list(keys_in(catalogue_text))
+
+
+# The program and the renderer read the keys of the same text several times
+# per stack, and parsing a large catalogue is the costly part.
+@functools.lru_cache(maxsize=4)
+def keys_in(catalogue_text: str) -> tuple[str, ...]:
+    """Return the sorted `${config:KEY}` keys of a catalogue text, or none if it is invalid."""
+    # libyaml's loader, where PyYAML has it, parses several times faster.
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data: Any = yaml.load(catalogue_text, Loader=loader)
     except yaml.YAMLError:
-        return []
-    return sorted(
-        {
-            reference.argument
-            for value in strings_in(data)
-            for reference in references(value)
-            if reference.kind == "config" and reference.argument
-        }
+        return ()
+    return tuple(
+        sorted(
+            {
+                reference.argument
+                for value in strings_in(data)
+                for reference in references(value)
+                if reference.kind == "config" and reference.argument
+            }
+        )
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from config.load import ConfigError, load
+from config.load import ConfigError, load, load_catalogue
 from config.model import IMAGE_REFERENCE
-from config.refs import CATALOGUE_PATH
+from config.refs import CATALOGUE_PATH, config_keys
 from render.engine import ROOT
 from render.stackconfig import read_stack_config
 from tests.conftest import load_model
@@ -134,3 +134,23 @@ def test_unset_config_secret_reported() -> None:
         "kitestacks:openaiApiKey: missing secret, read by services.litellm.env.OPENAI_API_KEY; "
         "run `pulumi config set --secret kitestacks:openaiApiKey <value> --stack monk`"
     ]
+
+
+def test_catalogue_validated_once_per_text() -> None:
+    text = CATALOGUE_PATH.read_text()
+    first, _ = load_catalogue(text, "catalogue")
+    second, _ = load_catalogue(text, "catalogue")
+    assert first is not None
+    assert second is first
+
+
+def test_catalogue_problems_are_a_fresh_list() -> None:
+    problems = load_catalogue("hosts: [", "catalogue")[1]
+    problems.append("changed by the caller")
+    assert load_catalogue("hosts: [", "catalogue")[1] == problems[:1]
+
+
+def test_config_keys_are_a_fresh_list() -> None:
+    keys = config_keys(CATALOGUE_PATH.read_text())
+    keys.clear()
+    assert config_keys(CATALOGUE_PATH.read_text())
