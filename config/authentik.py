@@ -239,15 +239,22 @@ def dump_blueprint(document: dict[str, Any]) -> str:
     return "# Generated from config/catalogue.yaml; edit the catalogue, not this file.\n" + text
 
 
-# The last topology's blueprint text. Every Authentik container of a stack gets
-# the same file, and writing it is the render's largest cost in big catalogues.
-_last_blueprint: list[tuple[Topology, str]] = []
+# The last blueprint written, with the topology it came from and its text.
+# Every Authentik container of a stack gets the same file, and the renderer and
+# the tests run the stacks of one catalogue in one process, so the text is
+# reused while the document is unchanged. Writing it is the largest cost of a
+# render of a big catalogue.
+_last_blueprint: list[tuple[Topology, dict[str, Any], str]] = []
 
 
 def blueprint_file(topology: Topology, host: str) -> str:
     """Return the blueprint file, which is the same on every host."""
     if _last_blueprint and _last_blueprint[0][0] is topology:
-        return _last_blueprint[0][1]
-    text = dump_blueprint(blueprint(topology))
-    _last_blueprint[:] = [(topology, text)]
+        return _last_blueprint[0][2]
+    document = blueprint(topology)
+    if _last_blueprint and _last_blueprint[0][1] == document:
+        text = _last_blueprint[0][2]
+    else:
+        text = dump_blueprint(document)
+    _last_blueprint[:] = [(topology, document, text)]
     return text

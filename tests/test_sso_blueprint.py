@@ -305,3 +305,10 @@ def test_blueprint_file_follows_topology() -> None:
     assert blueprint_file(first, "monk") is blueprint_file(first, "monk")
     assert "auth.example.org" in blueprint_file(second, "monk")
     assert "auth.example.org" not in blueprint_file(first, "monk")
+
+
+def test_blueprint_text_reused_across_stacks() -> None:
+    # Each stack derives its own topology from the same catalogue, so only
+    # an equal document, not the same topology, lets the text be reused.
+    monk = blueprint_file(topology_of("monk"), "monk")
+    assert blueprint_file(topology_of("kscloud1"), "kscloud1") is monk
