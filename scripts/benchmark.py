@@ -8,8 +8,9 @@ interpreter start and SDK imports that `python -m render` pays:
   under the same recording mock engine;
 - kscloud1, monk, both: render those stacks (monk reads kscloud1's outputs,
   so rendering monk renders kscloud1 first);
-- scaling: render both stacks with a catalogue generated at 1, 5 and 25
-  times the real one.
+- scaling: render every stack of a catalogue generated at 1, 5 and 25
+  times the real one, hosts and services, in a copy of the project that
+  has a stack file for each copied host.
 
 Each row is repeated; the report gives the median and the range of the
 process's CPU time (user plus system, from wait4), its median wall time, and
@@ -27,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ipaddress
 import json
 import os
 import platform
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +57,9 @@ STACKS = ("kscloud1", "monk")
 SINGLETONS = ("prometheus", "cloudflared")
 # Host ports of cloned services start here, above every port the catalogue uses.
 FIRST_CLONE_PORT = 20000
+COPY_NAME = re.compile(r"(?P<original>[a-z0-9-]+)-x[0-9]+")
+# Left out of the project copy that a scaled render runs in.
+NOT_COPIED = (".git", ".venv", "node_modules", "__pycache__", ".*_cache", ".hypothesis")
 REFERENCE = re.compile(r"\$\{(?P<kind>host|port|url):(?P<service>[a-z0-9-]+)\}")
 SECRET_OF_OTHER = re.compile(r"\$\{secret:(?P<service>[a-z0-9-]+)\.")
 TARGETS = {
@@ -79,23 +85,43 @@ def rename_references(value: str, renamed: dict[str, str]) -> str:
     return SECRET_OF_OTHER.sub(secret, REFERENCE.sub(reference, value))
 
 
-def scaled_catalogue(data: dict[str, Any], factor: int) -> dict[str, Any]:
-    """Return the catalogue with every service but the per-host singletons `factor` times.
+def copied_host(name: str) -> str | None:
+    """Return the host that `name` is a copy of (monk for monk-x3), or None for an original."""
+    match = COPY_NAME.fullmatch(name)
+    return match.group("original") if match else None
 
-    Copy N of service S is S-xN on the same hosts, with its own hostname,
-    volumes, secrets and host ports, and its references point at the other
-    services of copy N. Both stacks then hold about `factor` times the
-    containers, secrets, routes and flows. Cloned hosts would need stacks of
-    their own, which would measure the number of stacks, not their size.
+
+def scaled_catalogue(data: dict[str, Any], factor: int) -> dict[str, Any]:
+    """Return the catalogue with its hosts and services `factor` times.
+
+    Copy N of host H is H-xN, at H's tailnet address plus N-1 in the third
+    octet. The upstream host (kscloud1) is not copied, because the program has
+    exactly one. Copy N of service S is S-xN, with its own hostname, volumes,
+    secrets and host ports, and its references point at the other services of
+    copy N. A copy runs on copy N of its hosts unless one of them is the
+    upstream host, so a service with a failover copy on kscloud1 keeps it.
+    Singletons are not copied.
     """
+    from config.model import UPSTREAM_HOST
+
     result = copy.deepcopy(data)
+    hosts: dict[str, Any] = result["hosts"]
     services: dict[str, Any] = result["services"]
+    copied_hosts = [name for name in data["hosts"] if name != UPSTREAM_HOST]
     originals = {name: spec for name, spec in data["services"].items() if name not in SINGLETONS}
     next_port = FIRST_CLONE_PORT
     for number in range(2, factor + 1):
+        for name in copied_hosts:
+            host = copy.deepcopy(data["hosts"][name])
+            address = ipaddress.IPv4Address(host["tailnet_ip"]) + 256 * (number - 1)
+            host["tailnet_ip"] = str(address)
+            hosts[f"{name}-x{number}"] = host
         renamed = {name: f"{name}-x{number}" for name in originals}
         for name, spec in originals.items():
             clone = copy.deepcopy(spec)
+            placed: list[str] = list(spec.get("hosts") or [])
+            if placed and all(host in copied_hosts for host in placed):
+                clone["hosts"] = [f"{host}-x{number}" for host in placed]
             clone["env"] = {
                 key: rename_references(str(value), renamed)
                 for key, value in (spec.get("env") or {}).items()
@@ -119,6 +145,24 @@ def scaled_catalogue(data: dict[str, Any], factor: int) -> dict[str, Any]:
     return result
 
 
+def scaled_project(directory: Path, catalogue: dict[str, Any]) -> list[str]:
+    """Copy the project into `directory`, add a stack file per copied host, return the stacks.
+
+    A copied host's stack file is its original's: the same settings and the
+    same encrypted secrets, which the render only checks for presence.
+    """
+    shutil.copytree(ROOT, directory, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    stacks: list[str] = list(STACKS)
+    for host in catalogue["hosts"]:
+        original = copied_host(host)
+        if original is None:
+            continue
+        text = (ROOT / f"Pulumi.{original}.yaml").read_text()
+        (directory / f"Pulumi.{host}.yaml").write_text(text)
+        stacks.append(host)
+    return stacks
+
+
 # --- One measurement, in a child process -------------------------------------------
 
 
@@ -138,14 +182,17 @@ def child(kind: str, stacks: list[str]) -> None:
 
     imported = time.process_time()
     resources = 0
+    stacks_rendered = 0
     if kind == "floor":
         run = run_program("kitestacks", STACKS[0], {}, [], program=lambda: None)
         resources = len(run.registrations)
     else:
         for rendered in render_stacks(stacks).values():
             resources += len(rendered.document["resources"])
+            stacks_rendered += 1
     done = time.process_time()
-    print(json.dumps({"import": imported - start, "work": done - imported, "resources": resources}))
+    timings = {"import": imported - start, "work": done - imported}
+    print(json.dumps({**timings, "resources": resources, "stacks": stacks_rendered}))
 
 
 @dataclass
@@ -158,15 +205,18 @@ class Sample:
     report: dict[str, Any]
 
 
-def measure(kind: str, stacks: list[str], catalogue: Path | None = None) -> Sample:
-    """Run one child process and return its CPU time, wall time and peak resident memory."""
+def measure(
+    kind: str, stacks: list[str], catalogue: Path | None = None, root: Path = ROOT
+) -> Sample:
+    """Run one child process in the project at `root`; return its times and peak memory."""
     env = dict(os.environ)
     env.pop("KITESTACKS_CATALOGUE", None)
     if catalogue is not None:
         env["KITESTACKS_CATALOGUE"] = str(catalogue)
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, *stacks]
+    script = root / "scripts" / "benchmark.py"
+    command = [sys.executable, str(script), "--child", kind, *stacks]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE)
     output = process.stdout.read() if process.stdout else b""
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
@@ -208,18 +258,32 @@ class Row:
         return int(self.samples[0].report["resources"])
 
     @property
+    def stacks(self) -> int:
+        return int(self.samples[0].report["stacks"])
+
+    @property
     def work(self) -> float:
         return statistics.median(sample.report["work"] for sample in self.samples)
 
 
-def run_rows(
-    workloads: list[tuple[str, str, list[str], Path | None]], repeat: int
-) -> dict[str, Row]:
+@dataclass
+class Workload:
+    """One row to measure: a kind of child run, its stacks, catalogue and project."""
+
+    label: str
+    kind: str
+    stacks: list[str]
+    catalogue: Path | None = None
+    root: Path = ROOT
+
+
+def run_rows(workloads: list[Workload], repeat: int) -> dict[str, Row]:
     """Measure every workload `repeat` times, interleaved so drift spreads evenly."""
-    rows = {label: Row(label, []) for label, *_ in workloads}
+    rows = {workload.label: Row(workload.label, []) for workload in workloads}
     for round_number in range(repeat):
-        for label, kind, stacks, catalogue in workloads:
-            sample = measure(kind, stacks, catalogue)
+        for workload in workloads:
+            label = workload.label
+            sample = measure(workload.kind, workload.stacks, workload.catalogue, workload.root)
             rows[label].samples.append(sample)
             print(
                 f"round {round_number + 1}/{repeat}: {label}: {sample.seconds:.2f} s CPU, "
@@ -349,23 +413,25 @@ def report(
         "",
         "## Scaling with the catalogue",
         "",
-        "Both stacks rendered with a generated catalogue: every service except the per-host "
-        f"singletons ({', '.join(SINGLETONS)}) copied on the same hosts with its own hostname, "
-        "volumes, secrets and host ports (scripts/benchmark.py, `scaled_catalogue`). The "
-        "generated catalogues keep the two hosts, because each host is a stack with a fixed "
-        "role: kscloud1, the only cloud host, owns the edge, the tailnet policy and every "
-        "generated secret, and every other host reads them from it. A copy of monk would be a "
-        "third stack with a stack file of its own, rendered as a separate program, so it would "
-        "measure the number of programs rather than how one stack grows with its services.",
+        "Every stack rendered with a generated catalogue (scripts/benchmark.py, "
+        "`scaled_catalogue`). Each copy of monk is a host with a tailnet address and a stack "
+        "of its own. Every service except the per-host singletons "
+        f"({', '.join(SINGLETONS)}) is copied with its own hostname, volumes, secrets and "
+        "host ports. A copy runs on the copy of monk when its original runs on monk alone, and "
+        "on the original's hosts otherwise (kscloud1, both hosts, or the host of Authentik's "
+        "database). kscloud1 is not copied: the "
+        "program has exactly one upstream stack, which owns the edge, the tailnet policy and "
+        "every generated secret, so 25x has 26 hosts. The render runs in a copy of the "
+        "project with a stack file per copied host (its original's).",
         "",
-        "| Catalogue | Resources | Time (s) | Range (s) | Against 1x | Render only (s) "
-        "| Wall (s) | Peak memory (MiB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Catalogue | Stacks | Resources | Time (s) | Range (s) | Against 1x "
+        "| Render only (s) | Wall (s) | Peak memory (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for scale in scales:
         row = rows[f"scale {scale}x"]
         lines.append(
-            f"| {scale}x | {row.resources} | {row.median:.2f} | {row.spread} | "
+            f"| {scale}x | {row.stacks} | {row.resources} | {row.median:.2f} | {row.spread} | "
             f"{row.median / base.median:.1f}x | {row.work:.2f} | {row.wall:.2f} | "
             f"{row.memory:.0f} |"
         )
@@ -373,10 +439,12 @@ def report(
         "",
         '"Render only" is the child\'s CPU time after the imports, so the growth of the '
         "program and the engine shows without the fixed start-up cost. cProfile runs of the "
-        "25x render (pulumi 3.272, 2026-12-04) found five costs of this project, since removed. "
-        "Together they took the 25x render from 62 s of CPU to the time above.",
+        "25x render (pulumi 3.272, 2026-12-04) found six costs of this project, since removed. "
+        "Before them, a 25x catalogue with its services copied on the two hosts took 62 s of "
+        "CPU to render.",
         "",
         "- Every Authentik container wrote the same blueprint again.",
+        "- Every stack wrote it again, although the stacks of one catalogue share it.",
         "- PyYAML's pure Python loader parsed the catalogue, several times per render.",
         "- The secret-leak rule ran a Python generator per string and secret.",
         "- Each environment entry with a secret made two `Output.concat` calls and its own "
@@ -388,8 +456,8 @@ def report(
         "The render still grows faster than the resources. The generated catalogue copies "
         "Authentik with the other services, and every copy's containers read the client secret "
         "of every application, so Authentik's environment lists grow with the square of the "
-        "factor (12,701 entries in the 25x monk stack). The rest is the Pulumi SDK's asyncio "
-        "task and callbacks per Output, which a real `pulumi up` pays too.",
+        "factor (10,500 of the 13,277 environment entries at 25x). The rest is the Pulumi "
+        "SDK's asyncio task and callbacks per Output, which a real `pulumi up` pays too.",
         "",
         "## Critical paths",
         "",
@@ -469,17 +537,20 @@ def main(argv: list[str] | None = None) -> int:
     start_load = load_average()
     real = yaml.safe_load(CATALOGUE.read_text())
     with tempfile.TemporaryDirectory(prefix="kitestacks-benchmark-") as directory:
-        workloads: list[tuple[str, str, list[str], Path | None]] = [
-            ("floor", "floor", [], None),
-            ("kscloud1", "render", ["kscloud1"], None),
-            ("monk", "render", ["monk"], None),
-            ("both", "render", list(STACKS), None),
+        workloads = [
+            Workload("floor", "floor", []),
+            Workload("kscloud1", "render", ["kscloud1"]),
+            Workload("monk", "render", ["monk"]),
+            Workload("both", "render", list(STACKS)),
         ]
-        scaled: list[tuple[str, str, list[str], Path | None]] = []
+        scaled: list[Workload] = []
         for scale in scales:
+            catalogue = scaled_catalogue(real, scale)
             path = Path(directory) / f"catalogue-{scale}x.yaml"
-            path.write_text(yaml.safe_dump(scaled_catalogue(real, scale), sort_keys=False))
-            scaled.append((f"scale {scale}x", "render", list(STACKS), path))
+            path.write_text(yaml.safe_dump(catalogue, sort_keys=False))
+            project = Path(directory) / f"project-{scale}x"
+            stacks = scaled_project(project, catalogue)
+            scaled.append(Workload(f"scale {scale}x", "render", stacks, path, project))
         rows = run_rows(workloads, arguments.repeat)
         rows |= run_rows(scaled, arguments.scale_repeat)
 

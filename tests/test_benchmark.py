@@ -81,3 +81,61 @@ def test_catalogue_variable_names_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(catalogue)
+
+
+def test_home_host_copied_per_factor() -> None:
+    scaled = benchmark.scaled_catalogue(REAL, 3)
+    assert sorted(scaled["hosts"]) == ["kscloud1", "monk", "monk-x2", "monk-x3"]
+
+
+def test_host_copies_get_own_addresses() -> None:
+    hosts = benchmark.scaled_catalogue(REAL, 25)["hosts"]
+    addresses = [host["tailnet_ip"] for host in hosts.values()]
+    assert len(set(addresses)) == len(hosts)
+
+
+def test_copy_follows_home_host() -> None:
+    services = benchmark.scaled_catalogue(REAL, 2)["services"]
+    assert services["forgejo-x2"]["hosts"] == ["monk-x2"]
+
+
+def test_copy_keeps_upstream_hosts() -> None:
+    services = benchmark.scaled_catalogue(REAL, 2)["services"]
+    assert services["bookstack-x2"]["hosts"] == REAL["services"]["bookstack"]["hosts"]
+
+
+def test_copied_host_names_original() -> None:
+    assert benchmark.copied_host("monk-x12") == "monk"
+    assert benchmark.copied_host("monk") is None
+
+
+def test_scaled_project_adds_stack_files(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    stacks = benchmark.scaled_project(project, benchmark.scaled_catalogue(REAL, 3))
+    assert stacks == ["kscloud1", "monk", "monk-x2", "monk-x3"]
+    monk = (ROOT / "Pulumi.monk.yaml").read_text()
+    assert (project / "Pulumi.monk-x3.yaml").read_text() == monk
+    assert not (project / ".git").exists()
+
+
+def test_scaled_project_renders_every_stack(tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.yaml"
+    scaled = benchmark.scaled_catalogue(REAL, 2)
+    catalogue.write_text(yaml.safe_dump(scaled))
+    project = tmp_path / "project"
+    benchmark.scaled_project(project, scaled)
+    result = subprocess.run(
+        [sys.executable, "-m", "render", "--json", str(tmp_path / "out")],
+        cwd=project,
+        env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "kscloud1.json",
+        "monk-x2.json",
+        "monk.json",
+    ]
