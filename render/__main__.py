@@ -18,6 +18,8 @@ from typing import Any, cast
 
 from pulumi.errors import RunError
 
+from config.load import validated_catalogue
+from config.refs import catalogue_path
 from render import render_stacks
 from render.diff import baseline_problem, compare, report_lines
 from render.document import counted, summary_line, tree_lines
@@ -112,6 +114,17 @@ def json_directory_problem(directory: Path, stacks: list[str]) -> str | None:
     return None
 
 
+def hosts_without_stack(known: list[str]) -> list[str]:
+    """Return the catalogue's hosts without a stack file, which a render of all stacks skips."""
+    path = catalogue_path()
+    if not path.is_file():
+        return []
+    catalogue, _ = validated_catalogue(path.read_text(), "catalogue")
+    if catalogue is None:
+        return []
+    return sorted(host for host in catalogue.hosts if host not in known)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     known = stack_names(ROOT)
@@ -151,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
     for result in rendered.values():
         print(summary_line(result))
+    if not arguments.stacks:
+        for host in hosts_without_stack(known):
+            print(
+                f"note: host {host} of the catalogue has no stack file Pulumi.{host}.yaml, so "
+                f"it was not rendered; create it with `pulumi stack init {host}`",
+                file=sys.stderr,
+            )
 
     mounts = catalogue_mounts()
     violations = [

@@ -6,13 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import render
 import render.__main__ as cli
 from config.load import ConfigError, load
 from config.refs import CATALOGUE_VARIABLE, config_keys
 from render.engine import ROOT
-from render.stackconfig import StackFileError, read_stack_config
+from render.stackconfig import StackFileError, read_stack_config, stack_names
 
 STACK_FILES = ("Pulumi.yaml", "Pulumi.kscloud1.yaml", "Pulumi.monk.yaml")
 CATALOGUE_SECRET_KEY = "kitestacks:openaiApiKey"
@@ -166,3 +167,32 @@ def test_cli_missing_catalogue_exits_one(
     monkeypatch.setenv(CATALOGUE_VARIABLE, str(missing))
     assert cli.main(["kscloud1"]) == cli.EXIT_FAILED
     assert f"{missing}: catalogue file not found; " in capsys.readouterr().err
+
+
+@pytest.fixture()
+def catalogue_with_nas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the program at a catalogue with a host `nas` that has no stack file."""
+    data = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text())
+    data["hosts"]["nas"] = {**data["hosts"]["monk"], "tailnet_ip": "100.101.10.30"}
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setenv(CATALOGUE_VARIABLE, str(path))
+    return path
+
+
+def test_real_hosts_all_have_stack_files() -> None:
+    assert cli.hosts_without_stack(stack_names(ROOT)) == []
+
+
+@pytest.mark.usefixtures("catalogue_with_nas")
+def test_host_without_stack_file_listed() -> None:
+    assert cli.hosts_without_stack(stack_names(ROOT)) == ["nas"]
+
+
+@pytest.mark.usefixtures("catalogue_with_nas")
+def test_cli_notes_host_without_stack_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == cli.EXIT_OK
+    assert capsys.readouterr().err == (
+        "note: host nas of the catalogue has no stack file Pulumi.nas.yaml, so it was not "
+        "rendered; create it with `pulumi stack init nas`\n"
+    )
