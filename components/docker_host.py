@@ -1,4 +1,4 @@
-"""A Docker engine on one host: its provider, network, images and volumes."""
+"""A Docker engine on one host: its provider, networks, images and volumes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pulumi_docker as docker
 
 from components.naming import child, type_token
 
-NETWORK_NAME = "kitestacks"
+# Docker's name of a service's network is this prefix and the service's name.
+NETWORK_PREFIX = "kitestacks-"
 
 
 class DockerHost(pulumi.ComponentResource):
@@ -19,7 +20,6 @@ class DockerHost(pulumi.ComponentResource):
     """
 
     provider: docker.Provider
-    network: docker.Network
 
     def __init__(
         self,
@@ -35,6 +35,7 @@ class DockerHost(pulumi.ComponentResource):
         self.address = address
         self._images: dict[str, docker.RemoteImage] = {}
         self._volumes: dict[str, docker.Volume] = {}
+        self._networks: dict[str, docker.Network] = {}
 
         self.provider = docker.Provider(
             child(name, "docker"),
@@ -60,12 +61,24 @@ class DockerHost(pulumi.ComponentResource):
                 parent=self, depends_on=opts.depends_on if opts is not None else None
             ),
         )
-        self.network = docker.Network(
-            child(name, "network"),
-            docker.NetworkArgs(name=NETWORK_NAME, driver="bridge", attachable=False),
-            opts=self.child_options(),
-        )
-        self.register_outputs({"network": self.network.name})
+        self.register_outputs({})
+
+    def network(self, service: str) -> docker.Network:
+        """Return the bridge network of one service, creating it on first use.
+
+        The service's container and the containers that connect to it join
+        it, so a container reaches only the services it uses. Containers keep
+        Docker's outbound access to the internet.
+        """
+        if service not in self._networks:
+            self._networks[service] = docker.Network(
+                child(self._name, f"network-{service}"),
+                docker.NetworkArgs(
+                    name=f"{NETWORK_PREFIX}{service}", driver="bridge", attachable=False
+                ),
+                opts=self.child_options(),
+            )
+        return self._networks[service]
 
     def child_options(self, keep: bool = False) -> pulumi.ResourceOptions:
         """Return options that pin a child to this host's engine; `keep` protects data."""

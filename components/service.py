@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components.docker_host import NETWORK_NAME, DockerHost
+from components.docker_host import DockerHost
 from components.naming import child, type_token
 from components.sso import sso_setup_command
 from components.values import SecretLookup, redacted, to_input
@@ -113,8 +113,9 @@ class Service(pulumi.ComponentResource):
                 healthcheck=healthcheck,
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(
-                        name=docker_host.network.name, aliases=[service]
+                        name=docker_host.network(server).name, aliases=[service]
                     )
+                    for server in topology.networks_of(host, service)
                 ],
                 restart=RESTART_POLICY,
                 log_driver="json-file",
@@ -122,7 +123,6 @@ class Service(pulumi.ComponentResource):
                 labels=[
                     docker.ContainerLabelArgs(label="org.kitestacks.service", value=service),
                     docker.ContainerLabelArgs(label="org.kitestacks.host", value=host),
-                    docker.ContainerLabelArgs(label="org.kitestacks.network", value=NETWORK_NAME),
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=docker_host.provider),

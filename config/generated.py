@@ -19,9 +19,10 @@ def prometheus_config(topology: Topology, host: str) -> str:
 
     A copy on another host is scraped at that host's tailnet address and the
     port its container publishes there. A copy on the scraper's own host is
-    scraped by container name over the Docker network, so nothing is
-    published for it. The file uses only settings that both Prometheus 2.x
-    (whose promtool the tests run) and 3.x (the container) accept.
+    scraped by container name on the target's Docker network, which the
+    scraper joins, so nothing is published for it. The file uses only
+    settings that both Prometheus 2.x (whose promtool the tests run) and 3.x
+    (the container) accept.
     """
     jobs: dict[str, list[dict[str, object]]] = defaultdict(list)
     for target in topology.scrape_targets:

@@ -235,7 +235,8 @@ def load_catalogue(text: str, source: str) -> tuple[Catalogue | None, list[str]]
 
 
 # The renderer and the tests run several stacks' programs in one process, each
-# loading the same catalogue text. The model is frozen, so one copy serves all.
+# loading the same catalogue text. The model is frozen and no caller changes
+# its mappings, so one copy serves all.
 @functools.lru_cache(maxsize=4)
 def validated_catalogue(text: str, source: str) -> tuple[Catalogue | None, tuple[str, ...]]:
     """Return the validated catalogue of a YAML text, or None and its problems."""

@@ -19,6 +19,8 @@ SSH_PORT = 22
 CONNECTOR_SERVICE = "cloudflared"
 SCRAPER_SERVICE = "prometheus"
 IDENTITY_SERVICE = "authentik-server"
+# The generated file that points Grafana at Prometheus by container name.
+DATASOURCES_GENERATOR = "grafana-datasources"
 # Name of the generated client secret of each oidc app.
 SSO_CLIENT_SECRET = "sso_client_secret"
 # The generated file that declares every SSO client to Authentik. A service
@@ -62,6 +64,16 @@ class Flow:
     destination: str
     port: int
     service: str
+    reason: str
+
+
+@dataclass(frozen=True, order=True)
+class Link:
+    """A connection between two containers of one host, by container name."""
+
+    host: str
+    client: str
+    server: str
     reason: str
 
 
@@ -231,6 +243,72 @@ class Topology:
         flows |= self._management_flows()
         flows |= self._outpost_flows()
         return tuple(sorted(flows))
+
+    @cached_property
+    def links(self) -> tuple[Link, ...]:
+        """Return every connection between containers of one host, sorted.
+
+        Each service has a Docker network of its own, and a container joins
+        the network of every server it connects to (see networks_of), so these
+        connections are the only ones Docker allows between containers.
+        """
+        links: set[Link] = set()
+        for name, service in self.model.catalogue.services.items():
+            targets = {
+                reference.argument
+                for value in values_of(service)
+                for reference in refs.references(value)
+                if reference.kind in ("host", "port")
+            }
+            for target in targets:
+                for host in set(self.hosts_of(name)) & set(self.hosts_of(target)):
+                    links.add(Link(host, name, target, f"{name} uses {target}"))
+        links |= self._ingress_links()
+        for client in self.sso_clients:
+            host = self.identity_server_host
+            if client.mode == "proxy" and host in self.hosts_of(client.service):
+                reason = f"Authentik's outpost forwards to {client.service}"
+                links.add(Link(host, IDENTITY_SERVICE, client.service, reason))
+        for target in self.scrape_targets:
+            scraper_hosts = self.hosts_of(SCRAPER_SERVICE)
+            if target.host in scraper_hosts and target.service != SCRAPER_SERVICE:
+                reason = f"prometheus scrapes {target.service}"
+                links.add(Link(target.host, SCRAPER_SERVICE, target.service, reason))
+        for name, service in self.model.catalogue.services.items():
+            if any(file.generator == DATASOURCES_GENERATOR for file in service.files.values()):
+                for host in set(self.hosts_of(name)) & set(self.hosts_of(SCRAPER_SERVICE)):
+                    links.add(Link(host, name, SCRAPER_SERVICE, f"{name} queries prometheus"))
+        return tuple(sorted(links))
+
+    def _ingress_links(self) -> set[Link]:
+        """Return the connections from each connector to the apps it reaches by name."""
+        links: set[Link] = set()
+        replicas = self.model.site.ingress_mode != "load_balancer"
+        for connector in self.connector_hosts:
+            for public_route in self.routes:
+                route = self.ingress_route(public_route)
+                if connector not in route.hosts:
+                    continue
+                url = (
+                    self.replicas_origin_url(route)
+                    if replicas
+                    else self.origin_url(route, connector)
+                )
+                if url.startswith(f"http://{route.service}:"):
+                    reason = f"cloudflared serves {public_route.fqdn}"
+                    links.add(Link(connector, CONNECTOR_SERVICE, route.service, reason))
+        return links
+
+    def networks_of(self, host: str, service: str) -> tuple[str, ...]:
+        """Return the services whose networks a service's container joins on a host, sorted.
+
+        Every container is on its own service's network and on the network of
+        each server it connects to.
+        """
+        servers = {
+            link.server for link in self.links if link.host == host and link.client == service
+        }
+        return tuple(sorted(servers | {service}))
 
     def _reference_flows(self) -> set[Flow]:
         flows: set[Flow] = set()

@@ -23,7 +23,7 @@ from config.cloudflare_inputs import (
 )
 from config.cloudflare_rules import tunnel_of_target
 from config.failures import Failure, Status, healthy
-from config.topology import Topology
+from config.topology import CONNECTOR_SERVICE, Topology
 from render.document import Rendered
 
 CONTAINER_TYPE = "docker:index/container:Container"
@@ -31,13 +31,19 @@ CONTAINER_TYPE = "docker:index/container:Container"
 
 @dataclass(frozen=True)
 class Container:
-    """A rendered container: its service name, host, network aliases and published ports."""
+    """A rendered container: its service name, host, networks and published ports."""
 
     service: str
     host: str
-    aliases: tuple[str, ...]
+    # (network name, aliases on it) pairs.
+    networks: tuple[tuple[str, tuple[str, ...]], ...]
     # (address, host port) pairs it publishes.
     published: tuple[tuple[str, int], ...]
+
+    def reachable_as(self, name: str, client: Container) -> bool:
+        """Return whether `client` reaches this container by `name` on a network they share."""
+        shared = {network for network, _ in client.networks}
+        return any(network in shared and name in aliases for network, aliases in self.networks)
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,15 @@ class RenderedEdge:
             ]
         else:
             owner = connector
+            client = next(
+                item
+                for item in self.containers
+                if item.host == connector and item.service == CONNECTOR_SERVICE
+            )
             matches = [
                 item
                 for item in self.containers
-                if item.host == owner and url.hostname in item.aliases
+                if item.host == owner and item.reachable_as(url.hostname, client)
             ]
         if len(matches) != 1:
             return None
@@ -157,8 +168,9 @@ class RenderedEdge:
 def container(resource: dict[str, Any]) -> Container:
     inputs = resource["inputs"]
     labels = {label["label"]: label["value"] for label in inputs.get("labels", [])}
-    aliases = tuple(
-        alias for network in inputs.get("networksAdvanced", []) for alias in network["aliases"]
+    networks = tuple(
+        (network["name"], tuple(network["aliases"]))
+        for network in inputs.get("networksAdvanced", [])
     )
     published = tuple((port["ip"], port["external"]) for port in inputs.get("ports", []))
-    return Container(inputs["name"], labels["org.kitestacks.host"], aliases, published)
+    return Container(inputs["name"], labels["org.kitestacks.host"], networks, published)
