@@ -139,3 +139,12 @@ def test_scaled_project_renders_every_stack(tmp_path: Path) -> None:
         "monk-x2.json",
         "monk.json",
     ]
+
+
+def test_scales_always_include_baseline() -> None:
+    assert benchmark.scale_sizes("25,5") == [1, 5, 25]
+
+
+def test_write_to_missing_directory_exits_two(tmp_path: Path) -> None:
+    # Checked before any measurement, so a wrong path costs no benchmark run.
+    assert benchmark.main(["--write", str(tmp_path / "missing" / "report.md")]) == 2

@@ -50,7 +50,7 @@ def test_keeps_higher_young_threshold() -> None:
 
 def test_render_runs_no_full_collection() -> None:
     # With CPython's default threshold of 700 this render runs one full
-    # collection, and the benchmark's 25x catalogue about forty.
+    # collection, and the benchmark's 25x catalogue about fifty.
     result = subprocess.run(
         [sys.executable, "-c", COUNT_FULL_COLLECTIONS],
         cwd=ROOT,
