@@ -104,3 +104,7 @@ def test_connector_joins_only_local_routes(monk: Topology) -> None:
 def test_unrelated_services_share_no_network(monk: Topology) -> None:
     assert "karakeep-chrome" not in monk.networks_of("monk", SCRAPER_SERVICE)
     assert "karakeep-chrome" not in monk.networks_of("monk", CONNECTOR_SERVICE)
+
+
+def test_litellm_database_reachable_only_from_litellm(rendered: dict[str, Rendered]) -> None:
+    assert members(rendered, "monk", "litellm-db") == {"litellm", "litellm-db"}

@@ -468,3 +468,14 @@ def test_secret_inputs_marked(monk: Rendered) -> None:
     for resource in resources_of(monk, CONTAINER):
         raw = registration(monk, resource["name"]).inputs
         assert resource["secretInputs"] == sorted(k for k, v in raw.items() if contains_secret(v))
+
+
+def test_litellm_database_url_matches_database(rendered: dict[str, Rendered]) -> None:
+    litellm = raw_env(rendered["monk"], "monk-litellm-container")
+    database = raw_env(rendered["monk"], "monk-litellm-db-container")
+    password = database["POSTGRES_PASSWORD"]
+    assert litellm["DATABASE_URL"] == f"postgresql://litellm:{password}@litellm-db:5432/litellm"
+
+
+def test_litellm_database_url_redacted(rendered: dict[str, Rendered]) -> None:
+    assert shown_env(rendered["monk"], "monk-litellm-container")["DATABASE_URL"] == "[secret]"
