@@ -425,6 +425,15 @@ def check_identity_provider(model: Model) -> list[str]:
         return []
     identity = services.get(IDENTITY_SERVICE)
     if identity is not None and identity.public is not None:
+        hosts = model.service_hosts(IDENTITY_SERVICE)
+        if len(hosts) > 1:
+            # The blueprint's proxy providers point the one embedded outpost at
+            # the apps' addresses as seen from a single host.
+            return [
+                f"services.{IDENTITY_SERVICE}.hosts: Authentik's server runs on one host, "
+                f"whose embedded outpost serves the proxy-mode apps, but it lists "
+                f"{', '.join(hosts)}; keep one host"
+            ]
         return []
     return [
         f"services.{users[0]}.sso: single sign-on needs {IDENTITY_SERVICE} with a public "

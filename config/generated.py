@@ -50,11 +50,13 @@ def prometheus_config(topology: Topology, host: str) -> str:
 
 def grafana_datasources(topology: Topology, host: str) -> str:
     """Return Grafana's provisioning file with Prometheus as the default data source."""
-    port = topology.service(SCRAPER_SERVICE).port
-    location = host if host in topology.hosts_of(SCRAPER_SERVICE) else None
-    address = (
-        SCRAPER_SERVICE if location else topology.tailnet_ip(topology.hosts_of(SCRAPER_SERVICE)[0])
-    )
+    scraper = topology.service(SCRAPER_SERVICE)
+    if host in topology.hosts_of(SCRAPER_SERVICE):
+        address, port = SCRAPER_SERVICE, scraper.port
+    else:
+        # Reached over the tailnet at the port Prometheus publishes for this flow.
+        address = topology.tailnet_ip(topology.hosts_of(SCRAPER_SERVICE)[0])
+        port = scraper.published_port
     document = {
         "apiVersion": 1,
         "datasources": [

@@ -242,7 +242,23 @@ class Topology:
         flows |= self._scrape_flows()
         flows |= self._management_flows()
         flows |= self._outpost_flows()
+        flows |= self._datasource_flows()
         return tuple(sorted(flows))
+
+    def _datasource_flows(self) -> set[Flow]:
+        """Return the flows from a Grafana on another host to Prometheus's published port."""
+        flows: set[Flow] = set()
+        for name, service in self.model.catalogue.services.items():
+            if not any(file.generator == DATASOURCES_GENERATOR for file in service.files.values()):
+                continue
+            scraper_hosts = self.hosts_of(SCRAPER_SERVICE)
+            port = self.service(SCRAPER_SERVICE).published_port
+            assert port is not None
+            for host in self.hosts_of(name):
+                if host not in scraper_hosts:
+                    reason = f"{name} queries {SCRAPER_SERVICE}"
+                    flows.add(Flow(host, scraper_hosts[0], port, SCRAPER_SERVICE, reason))
+        return flows
 
     @cached_property
     def links(self) -> tuple[Link, ...]:

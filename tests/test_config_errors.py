@@ -716,3 +716,10 @@ def test_rejects_reference_in_command() -> None:
         "reference, which is resolved only in `env` and `files`; set the value in `env` and "
         "read the variable instead"
     ]
+
+
+def test_rejects_identity_server_on_two_hosts() -> None:
+    assert problems(set_key("services.authentik-server.hosts", ["monk", "kscloud1"])) == [
+        "services.authentik-server.hosts: Authentik's server runs on one host, whose embedded "
+        "outpost serves the proxy-mode apps, but it lists monk, kscloud1; keep one host"
+    ]

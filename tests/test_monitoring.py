@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
+from config.generated import grafana_datasources
+from config.load import load
+from config.refs import CATALOGUE_PATH
 from config.tailnet_eval import PolicyEvaluator
 from config.tailnet_policy import host_tag
-from config.topology import SCRAPER_SERVICE, Topology
+from config.topology import SCRAPER_SERVICE, Topology, derive
 from render.document import Rendered
+from render.engine import ROOT
+from render.stackconfig import read_stack_config
 from tests.conftest import by_name, require_tool, topology_of
 
 PROMETHEUS_FILE = "/etc/prometheus/prometheus.yml"
@@ -142,3 +147,32 @@ def test_grafana_uses_prometheus(datasources: list[dict[str, Any]], topology: To
 
 def test_grafana_prometheus_is_default(datasources: list[dict[str, Any]]) -> None:
     assert datasources[0]["isDefault"] is True
+
+
+@pytest.fixture(scope="module")
+def grafana_on_kscloud1() -> Topology:
+    """Return the topology with Grafana moved to kscloud1, away from Prometheus on monk."""
+    data = yaml.safe_load(CATALOGUE_PATH.read_text())
+    data["services"]["grafana"]["hosts"] = ["kscloud1"]
+    config = read_stack_config(ROOT, "kscloud1")
+    return derive(load(config.project, "kscloud1", config.values, yaml.safe_dump(data)))
+
+
+def test_remote_grafana_flow_to_prometheus(grafana_on_kscloud1: Topology) -> None:
+    port = grafana_on_kscloud1.service(SCRAPER_SERVICE).published_port
+    flows = {(flow.source, flow.destination, flow.port) for flow in grafana_on_kscloud1.flows}
+    assert ("kscloud1", "monk", port) in flows
+
+
+def test_remote_grafana_prometheus_published(grafana_on_kscloud1: Topology) -> None:
+    published = grafana_on_kscloud1.published_for("monk", SCRAPER_SERVICE)
+    assert [item.host_port for item in published] == [
+        grafana_on_kscloud1.service(SCRAPER_SERVICE).published_port
+    ]
+
+
+def test_remote_grafana_uses_tailnet_address(grafana_on_kscloud1: Topology) -> None:
+    document = yaml.safe_load(grafana_datasources(grafana_on_kscloud1, "kscloud1"))
+    port = grafana_on_kscloud1.service(SCRAPER_SERVICE).published_port
+    monk = grafana_on_kscloud1.tailnet_ip("monk")
+    assert document["datasources"][0]["url"] == f"http://{monk}:{port}"

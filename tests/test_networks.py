@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from components.docker_host import NETWORK_PREFIX
 from config.topology import CONNECTOR_SERVICE, IDENTITY_SERVICE, SCRAPER_SERVICE, Topology
+from render import render_stacks
 from render.document import Rendered
+from render.engine import Registration
+from render.redact import unwrap
 from tests.conftest import by_name, resources_of, topology_of
 
 CONTAINER = "docker:index/container:Container"
@@ -108,3 +112,70 @@ def test_unrelated_services_share_no_network(monk: Topology) -> None:
 
 def test_litellm_database_reachable_only_from_litellm(rendered: dict[str, Rendered]) -> None:
     assert members(rendered, "monk", "litellm-db") == {"litellm", "litellm-db"}
+
+
+# Container names as the apps use them: a URL's host, a `name:port` address,
+# or the whole value of a variable whose name mentions HOST.
+URL_HOST = re.compile(r"://([a-z0-9][a-z0-9-]*)[:/]")
+ADDRESS = re.compile(r"(?<![\w.:/-])([a-z][a-z0-9-]*):[0-9]{2,5}\b")
+
+
+# The worker only applies the blueprint. The server's embedded outpost opens
+# the proxy providers' internal_host URLs in it.
+NOT_DIALED = {("authentik-worker", "/blueprints/custom/kitestacks.yaml")}
+
+
+def names_in_container(registration: Registration) -> set[str]:
+    """Return the names a container's environment and files use as network addresses."""
+    inputs = unwrap(registration.inputs)
+    texts: list[str] = [
+        str(entry["content"])
+        for entry in inputs.get("uploads", [])
+        if (inputs["name"], entry["file"]) not in NOT_DIALED
+    ]
+    names: set[str] = set()
+    for entry in inputs.get("envs", []):
+        key, _, value = str(entry).partition("=")
+        texts.append(value)
+        if "HOST" in key:
+            names.add(value)
+    for text in texts:
+        names |= set(URL_HOST.findall(text)) | set(ADDRESS.findall(text))
+    return names
+
+
+def unreachable_names(renders: dict[str, Rendered]) -> list[str]:
+    """Return each container name used on a host by a container not on that name's network."""
+    missing: list[str] = []
+    for host, render in renders.items():
+        containers = [item for item in render.run.registrations if item.type == CONTAINER]
+        services = {unwrap(item.inputs)["name"] for item in containers}
+        for item in containers:
+            inputs = unwrap(item.inputs)
+            joined = {
+                entry["name"].removeprefix(NETWORK_PREFIX) for entry in inputs["networksAdvanced"]
+            }
+            for name in sorted(names_in_container(item) & services - joined):
+                missing.append(f"{host}: {inputs['name']} uses {name}")
+    return missing
+
+
+def test_used_names_reachable(rendered: dict[str, Rendered]) -> None:
+    assert unreachable_names(rendered) == []
+
+
+def test_used_names_reachable_load_balancer(rendered_lb: dict[str, Rendered]) -> None:
+    assert unreachable_names(rendered_lb) == []
+
+
+def test_used_names_reachable_identity_on_monk() -> None:
+    overrides = {stack: {"kitestacks:identityHost": "monk"} for stack in ("kscloud1", "monk")}
+    assert unreachable_names(render_stacks(["kscloud1", "monk"], overrides)) == []
+
+
+def test_used_names_found_in_render(rendered: dict[str, Rendered]) -> None:
+    # The scan must see the names the apps use, or the tests above pass vacuously.
+    grafana = next(
+        item for item in rendered["monk"].run.registrations if item.name == "monk-grafana-container"
+    )
+    assert SCRAPER_SERVICE in names_in_container(grafana)
