@@ -425,7 +425,8 @@ def check_identity_provider(model: Model) -> list[str]:
         return []
     identity = services.get(IDENTITY_SERVICE)
     if identity is not None and identity.public is not None:
-        hosts = model.service_hosts(IDENTITY_SERVICE)
+        # A host listed twice has its own problem, reported by check_hosts.
+        hosts = tuple(dict.fromkeys(model.service_hosts(IDENTITY_SERVICE)))
         if len(hosts) > 1:
             # The blueprint's proxy providers point the one embedded outpost at
             # the apps' addresses as seen from a single host.
