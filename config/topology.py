@@ -245,12 +245,19 @@ class Topology:
         flows |= self._datasource_flows()
         return tuple(sorted(flows))
 
+    @property
+    def datasource_clients(self) -> list[str]:
+        """Return the services whose generated data source file points at Prometheus."""
+        return [
+            name
+            for name, service in self.model.catalogue.services.items()
+            if any(file.generator == DATASOURCES_GENERATOR for file in service.files.values())
+        ]
+
     def _datasource_flows(self) -> set[Flow]:
         """Return the flows from a Grafana on another host to Prometheus's published port."""
         flows: set[Flow] = set()
-        for name, service in self.model.catalogue.services.items():
-            if not any(file.generator == DATASOURCES_GENERATOR for file in service.files.values()):
-                continue
+        for name in self.datasource_clients:
             scraper_hosts = self.hosts_of(SCRAPER_SERVICE)
             port = self.service(SCRAPER_SERVICE).published_port
             assert port is not None
@@ -270,13 +277,7 @@ class Topology:
         """
         links: set[Link] = set()
         for name, service in self.model.catalogue.services.items():
-            targets = {
-                reference.argument
-                for value in values_of(service)
-                for reference in refs.references(value)
-                if reference.kind in ("host", "port")
-            }
-            for target in targets:
+            for target in addressed_services(service):
                 for host in set(self.hosts_of(name)) & set(self.hosts_of(target)):
                     links.add(Link(host, name, target, f"{name} uses {target}"))
         links |= self._ingress_links()
@@ -290,10 +291,9 @@ class Topology:
             if target.host in scraper_hosts and target.service != SCRAPER_SERVICE:
                 reason = f"prometheus scrapes {target.service}"
                 links.add(Link(target.host, SCRAPER_SERVICE, target.service, reason))
-        for name, service in self.model.catalogue.services.items():
-            if any(file.generator == DATASOURCES_GENERATOR for file in service.files.values()):
-                for host in set(self.hosts_of(name)) & set(self.hosts_of(SCRAPER_SERVICE)):
-                    links.add(Link(host, name, SCRAPER_SERVICE, f"{name} queries prometheus"))
+        for name in self.datasource_clients:
+            for host in set(self.hosts_of(name)) & set(self.hosts_of(SCRAPER_SERVICE)):
+                links.add(Link(host, name, SCRAPER_SERVICE, f"{name} queries prometheus"))
         return tuple(sorted(links))
 
     def _ingress_links(self) -> set[Link]:
@@ -329,13 +329,7 @@ class Topology:
     def _reference_flows(self) -> set[Flow]:
         flows: set[Flow] = set()
         for name, service in self.model.catalogue.services.items():
-            targets = {
-                reference.argument
-                for value in values_of(service)
-                for reference in refs.references(value)
-                if reference.kind in ("host", "port")
-            }
-            for target in sorted(targets):
+            for target in sorted(addressed_services(service)):
                 target_hosts = self.hosts_of(target)
                 port = self.service(target).published_port
                 assert port is not None
@@ -594,6 +588,16 @@ class ScrapeTarget:
     port: int
     address: str
     path: str
+
+
+def addressed_services(service: Service) -> set[str]:
+    """Return the services whose address a service's values name with ${host:...} or ${port:...}."""
+    return {
+        reference.argument
+        for value in values_of(service)
+        for reference in refs.references(value)
+        if reference.kind in ("host", "port")
+    }
 
 
 def values_of(service: Service) -> list[str]:
