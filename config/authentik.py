@@ -239,11 +239,9 @@ def dump_blueprint(document: dict[str, Any]) -> str:
     return "# Generated from config/catalogue.yaml; edit the catalogue, not this file.\n" + text
 
 
-# The last blueprint written, with the topology it came from and its text.
-# Every Authentik container of a stack gets the same file, and the renderer and
-# the tests run the stacks of one catalogue in one process, so the text is
-# reused while the document is unchanged. Writing it is the largest cost of a
-# render of a big catalogue.
+# The last blueprint written: its topology, its document and its text. Every
+# Authentik container gets the same file, and one process renders all stacks
+# of a catalogue, so the text is reused while the document is unchanged.
 _last_blueprint: list[tuple[Topology, dict[str, Any], str]] = []
 
 

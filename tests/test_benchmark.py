@@ -30,6 +30,23 @@ def load_script() -> ModuleType:
 
 
 benchmark = load_script()
+
+
+def run_with_catalogue(
+    arguments: list[str], directory: Path, catalogue: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run Python with `arguments` in `directory`, pointing the program at `catalogue`."""
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=directory,
+        env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 REAL: dict[str, Any] = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text())
 
 
@@ -70,14 +87,8 @@ def test_singletons_are_not_cloned() -> None:
 def test_catalogue_variable_names_file(tmp_path: Path) -> None:
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(REAL))
-    result = subprocess.run(
-        [sys.executable, "-c", "from config.refs import catalogue_path; print(catalogue_path())"],
-        cwd=ROOT,
-        env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_with_catalogue(
+        ["-c", "from config.refs import catalogue_path; print(catalogue_path())"], ROOT, catalogue
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(catalogue)
@@ -124,14 +135,8 @@ def test_scaled_project_renders_every_stack(tmp_path: Path) -> None:
     catalogue.write_text(yaml.safe_dump(scaled))
     project = tmp_path / "project"
     benchmark.scaled_project(project, scaled)
-    result = subprocess.run(
-        [sys.executable, "-m", "render", "--json", str(tmp_path / "out")],
-        cwd=project,
-        env={**os.environ, "KITESTACKS_CATALOGUE": str(catalogue)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_with_catalogue(
+        ["-m", "render", "--json", str(tmp_path / "out")], project, catalogue
     )
     assert result.returncode == 0, result.stderr
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
